@@ -1,0 +1,49 @@
+/**
+ * Every error pipcache reports on purpose carries a stable code. Branch on
+ * `code`, never on the message. One table maps codes to CLI exit codes and
+ * HTTP statuses; plain `Error` is reserved for bugs.
+ */
+export const ERROR_CODES = {
+  E_DAEMON_NOT_RUNNING: { exit: 1, http: 503, hint: 'start it with `pipcache start`' },
+  E_DAEMON_RUNNING: { exit: 0, http: 409, hint: 'stop it first with `pipcache stop`' },
+  E_DAEMON_START_FAILED: { exit: 1, http: 500, hint: 'see `pipcache logs`' },
+  E_PROTOCOL: { exit: 1, http: 500, hint: 'the CLI and the daemon disagree; restart the daemon' },
+  E_CONFIG_INVALID: { exit: 1, http: 500, hint: 'fix the config file named in the message' },
+  E_USAGE: { exit: 2, http: 400, hint: 'see --help' },
+  E_BAD_REQUEST: { exit: 1, http: 400, hint: '' },
+  E_BAD_FILENAME: { exit: 1, http: 400, hint: '' },
+  E_PAGE_INVALID: { exit: 1, http: 502, hint: 'the upstream index sent a page that does not parse' },
+  E_HASH_MISMATCH: { exit: 1, http: 502, hint: 'the upstream body did not match the index hash; nothing was cached' },
+  E_TRUNCATED: { exit: 1, http: 502, hint: 'the upstream body was cut off; nothing was cached' },
+  E_UPSTREAM: { exit: 1, http: 502, hint: 'the upstream index could not be reached' },
+  E_UPSTREAM_TIMEOUT: { exit: 1, http: 504, hint: 'the upstream index did not answer in time' },
+  E_OFFLINE_MISS: { exit: 1, http: 503, hint: 'pipcache is offline and does not hold this file' },
+  E_NOT_FOUND: { exit: 1, http: 404, hint: '' },
+  E_DISK: { exit: 1, http: 507, hint: 'the cache could not write to disk' },
+} as const satisfies Record<string, { exit: number; http: number; hint: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class PipcacheError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; hint?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PipcacheError';
+    this.code = code;
+    this.hint = options.hint ?? ERROR_CODES[code].hint;
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+}
+
+export function isPipcacheError(err: unknown, code?: ErrorCode): err is PipcacheError {
+  return err instanceof PipcacheError && (code === undefined || err.code === code);
+}
