@@ -1,0 +1,56 @@
+import net from 'node:net';
+import { PipcacheError, type ControlResponse, type ErrorCode, ERROR_CODES } from '@pipcache/shared';
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+/**
+ * One request over the daemon's control socket. A missing socket or a
+ * refused connection means the daemon is not running.
+ */
+export function call<T>(socketPath: string, command: string, args: Record<string, unknown> = {}, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const sock = net.connect(socketPath);
+    let buf = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new PipcacheError('E_PROTOCOL', `the daemon did not answer "${command}" within ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(`${JSON.stringify({ id: 1, command, args })}\n`));
+    sock.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      sock.end();
+      let resp: ControlResponse;
+      try {
+        resp = JSON.parse(buf.slice(0, nl)) as ControlResponse;
+      } catch (err) {
+        reject(new PipcacheError('E_PROTOCOL', 'the daemon sent a reply that is not JSON', { cause: err }));
+        return;
+      }
+      if (resp.ok) resolve(resp.result as T);
+      else {
+        const code = (resp.error.code in ERROR_CODES ? resp.error.code : 'E_PROTOCOL') as ErrorCode;
+        reject(new PipcacheError(code, resp.error.message, resp.error.hint !== undefined ? { hint: resp.error.hint } : {}));
+      }
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+        reject(new PipcacheError('E_DAEMON_NOT_RUNNING', 'the daemon is not running', { cause: err }));
+      } else reject(new PipcacheError('E_PROTOCOL', `control socket: ${err.message}`, { cause: err }));
+    });
+  });
+}
+
+/** True when a daemon answers on the socket. */
+export async function isRunning(socketPath: string): Promise<boolean> {
+  try {
+    await call(socketPath, 'hello', {}, 3000);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { PipcacheError, type StatusResult } from '@pipcache/shared';
+import type { Argv } from 'yargs';
+import { call, isRunning } from '../client.js';
+import { paths } from '../context.js';
+import { envLines } from './env.js';
+
+const STARTUP_TIMEOUT_MS = 20_000;
+
+export interface StartArgs {
+  port?: number;
+  host?: string;
+  foreground?: boolean;
+  json?: boolean;
+}
+
+export function builder(y: Argv): Argv<StartArgs> {
+  return y
+    .option('port', { type: 'number', describe: 'proxy port (default 3143, or PIPCACHE_PORT)' })
+    .option('host', { type: 'string', describe: 'address to bind (default 127.0.0.1)' })
+    .option('foreground', { type: 'boolean', default: false, describe: 'run in this process (for service managers)' })
+    .option('json', { type: 'boolean', default: false }) as Argv<StartArgs>;
+}
+
+function daemonMain(): string {
+  return createRequire(import.meta.url).resolve('@pipcache/daemon/main');
+}
+
+function childEnv(args: StartArgs): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  if (args.port !== undefined) env.PIPCACHE_PORT = String(args.port);
+  if (args.host !== undefined) env.PIPCACHE_HOST = args.host;
+  return env;
+}
+
+export async function start(args: StartArgs): Promise<{ result: unknown; text: string }> {
+  const p = paths();
+  if (await isRunning(p.socket)) {
+    const st = await call<StatusResult>(p.socket, 'status');
+    return { result: { alreadyRunning: true, address: st.address, pid: st.pid }, text: `pipcache is already running at ${st.address} (pid ${st.pid})` };
+  }
+  if (args.foreground) {
+    const { runDaemon } = (await import('@pipcache/daemon/main')) as typeof import('@pipcache/daemon/main');
+    await runDaemon({ env: childEnv(args), announce: true });
+    return { result: null, text: '' };
+  }
+  mkdirSync(dirname(p.logFile), { recursive: true, mode: 0o700 });
+  const outFile = `${dirname(p.logFile)}/daemon.out`;
+  const out = openSync(outFile, 'w');
+  const child = spawn(process.execPath, [daemonMain()], { detached: true, stdio: ['ignore', out, out], env: childEnv(args) });
+  closeSync(out);
+  let exited: number | null = null;
+  child.once('exit', (code) => (exited = code ?? 1));
+  child.unref();
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exited !== null) {
+      const detail = readFileSync(outFile, 'utf8').trim().split('\n').slice(-3).join(' ');
+      throw new PipcacheError('E_DAEMON_START_FAILED', `the daemon exited during start: ${detail || `exit code ${exited}`}`);
+    }
+    if (await isRunning(p.socket)) {
+      const st = await call<StatusResult>(p.socket, 'status');
+      const lines = envLines(st, p.bundle, false);
+      return {
+        result: { address: st.address, pid: st.pid, home: st.home, env: lines.vars },
+        text: `pipcache started at ${st.address} (pid ${st.pid})\nPoint pip at it with:\n  eval "$(pipcache env)"`,
+      };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGTERM');
+  throw new PipcacheError('E_DAEMON_START_FAILED', `the daemon did not answer within ${STARTUP_TIMEOUT_MS / 1000} s`);
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isPipcacheError } from '@pipcache/shared';
+import { print } from './output.js';
+import * as startCmd from './commands/start.js';
+import * as envCmd from './commands/env.js';
+import { stop } from './commands/stop.js';
+import { status } from './commands/status.js';
+import { ls } from './commands/ls.js';
+import { logs } from './commands/logs.js';
+import { offline } from './commands/offline.js';
+
+type Outcome = { result: unknown; text: string };
+
+/** Runs a command and renders its result; errors are rendered by `fail`. */
+function emit(json: boolean | undefined, run: () => Promise<Outcome>): Promise<void> {
+  return run().then(({ result, text }) => {
+    if (json || text) print(result, Boolean(json), () => text);
+  });
+}
+
+const jsonOpt = (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'print JSON' });
+
+export function buildCli(argv: string[]): Argv {
+  return yargs(argv)
+    .scriptName('pipcache')
+    .usage('$0 <command>\n\nA caching proxy for pip: every index page and archive pip sees is kept on disk and served again.')
+    .command('start', 'start the daemon (one per PIPCACHE_HOME)', startCmd.builder, (a) => emit(a.json, () => startCmd.start(a)))
+    .command('stop', 'stop the daemon', (y) => y, () => emit(false, stop))
+    .command('status', 'show the daemon state and counters', jsonOpt, (a) => emit(a.json, status))
+    .command('env', 'print the shell lines that point pip at the daemon', envCmd.builder, (a) => emit(a.json, () => envCmd.env(a)))
+    .command(
+      'ls [project]',
+      'list what is cached',
+      (y) => jsonOpt(y).positional('project', { type: 'string', describe: 'one project: its files' }),
+      (a) => emit(a.json, () => ls(a.project !== undefined ? { project: a.project } : {})),
+    )
+    .command(
+      'logs',
+      'print the request log readably',
+      (y) => y.option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep printing new lines' }),
+      (a) => logs({ follow: a.follow }),
+    )
+    .command(
+      'offline <state>',
+      'switch offline mode: no upstream traffic at all',
+      (y) => jsonOpt(y).positional('state', { choices: ['on', 'off', 'status'] as const, demandOption: true }),
+      (a) => emit(a.json, () => offline({ state: a.state })),
+    )
+    .demandCommand(1, 'name a command (see --help)')
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version('0.1.0')
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`pipcache: ${msg}\n`);
+      process.exit(2);
+    });
+}
+
+buildCli(hideBin(process.argv))
+  .parseAsync()
+  .catch((err: unknown) => {
+    if (isPipcacheError(err)) {
+      process.stderr.write(`pipcache: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
+      process.exit(err.code === 'E_USAGE' ? 2 : err.exitCode || 1);
+    }
+    process.stderr.write(`pipcache: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });

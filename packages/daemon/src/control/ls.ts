@@ -1,0 +1,42 @@
+import { normalizeName, type LsFile, type LsResult } from '@pipcache/shared';
+import type { FileRecord } from '../store/index-db.js';
+import type { ControlServices } from './services.js';
+
+function toLs(f: FileRecord): LsFile {
+  return {
+    project: f.project,
+    version: f.version,
+    filename: f.filename,
+    size: f.size,
+    sha256: f.sha256,
+    stored: f.stored,
+    goneUpstream: f.goneUpstream,
+    yanked: f.yanked,
+    hits: f.hits,
+    lastServed: f.lastServed,
+  };
+}
+
+/** Projects with counts; with a project, its files too (stored or only listed). */
+export function ls(s: ControlServices, args: { project?: unknown }): LsResult {
+  const project = typeof args.project === 'string' && args.project ? normalizeName(args.project) : undefined;
+  const byProject = new Map<string, { versions: Set<string>; files: number; storedFiles: number; bytes: number }>();
+  const files: LsFile[] = [];
+  const source = project ? s.db.projectFiles(project) : s.db.allFiles();
+  for (const f of source) {
+    if (!project && !f.stored) continue;
+    let p = byProject.get(f.project);
+    if (!p) byProject.set(f.project, (p = { versions: new Set(), files: 0, storedFiles: 0, bytes: 0 }));
+    p.files++;
+    if (f.stored) {
+      p.versions.add(f.version);
+      p.storedFiles++;
+      p.bytes += f.size ?? 0;
+    }
+    if (project) files.push(toLs(f));
+  }
+  return {
+    projects: [...byProject].map(([name, p]) => ({ name, versions: p.versions.size, files: p.files, storedFiles: p.storedFiles, bytes: p.bytes })),
+    ...(project ? { files } : {}),
+  };
+}

@@ -1,0 +1,19 @@
+import type { Config, HomePaths } from '@pipcache/shared';
+import type { IndexDb } from '../store/index-db.js';
+import type { BlobStore } from '../store/blob-store.js';
+import type { Stats } from '../stats.js';
+
+/** What control handlers may use; they never reach LMDB except through IndexDb. */
+export interface ControlServices {
+  db: IndexDb;
+  blobs: BlobStore;
+  stats: Stats;
+  paths: HomePaths;
+  config: () => Config;
+  version: string;
+  startedAt: Date;
+  address: () => { host: string; port: number };
+  isOffline: () => boolean;
+  setOffline: (on: boolean) => Promise<void>;
+  stop: () => void;
+}

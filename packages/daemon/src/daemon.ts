@@ -1,0 +1,167 @@
+import type net from 'node:net';
+import { mkdir } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { Config, HomePaths } from '@pipcache/shared';
+import { loadOrCreateCa } from './tls/ca.js';
+import { LeafCache } from './tls/leaf-cache.js';
+import { writeBundle } from './tls/bundle.js';
+import { IndexDb } from './store/index-db.js';
+import { BlobStore } from './store/blob-store.js';
+import { UpstreamClient } from './upstream/client.js';
+import { PageService } from './pages/page-service.js';
+import { PageResponder } from './proxy/serve-page.js';
+import { FileService } from './files/file-service.js';
+import { Router } from './proxy/router.js';
+import { createProxyServer, type ProxyServer } from './proxy/server.js';
+import { sendText } from './proxy/send.js';
+import { listenControl } from './control/server.js';
+import { controlHandlers } from './control/handlers.js';
+import { Stats } from './stats.js';
+
+export const VERSION = '0.1.0';
+
+export interface DaemonOptions {
+  config: Config;
+  paths: HomePaths;
+  logger: Logger;
+  /** Extra CA file to put in the bundle (NODE_EXTRA_CA_CERTS). */
+  extraCaFile?: string;
+  /** Called after `stop` finished (main.ts exits the process). */
+  onStopped?: () => void;
+}
+
+export interface Daemon {
+  start(): Promise<{ host: string; port: number }>;
+  stop(): Promise<void>;
+  readonly address: { host: string; port: number };
+}
+
+/** How long `stop` lets in-flight downloads finish before discarding them. */
+const STOP_GRACE_MS = 10_000;
+
+/** Wires the parts; nothing listens or opens until `start`. */
+export function createDaemon(opts: DaemonOptions): Daemon {
+  const { paths, logger } = opts;
+  let config = opts.config;
+  let db: IndexDb | undefined;
+  let upstream: UpstreamClient | undefined;
+  let files: FileService | undefined;
+  let proxy: ProxyServer | undefined;
+  let control: net.Server | undefined;
+  let offline = config.offline;
+  let address = { host: config.host, port: config.port };
+  let stopping: Promise<void> | undefined;
+  const startedAt = new Date();
+  const stats = new Stats();
+
+  async function start(): Promise<{ host: string; port: number }> {
+    await mkdir(paths.home, { recursive: true, mode: 0o700 });
+    const blobs = new BlobStore(paths.blobs, paths.tmp);
+    await blobs.init();
+    const ca = await loadOrCreateCa(paths.caCert, paths.caKey);
+    if (ca.created) logger.info({ cert: paths.caCert }, 'created a new local CA');
+    await writeBundle(paths.bundle, ca.certPem, opts.extraCaFile);
+    db = new IndexDb(paths.index);
+    const index = db;
+    offline = index.getSetting<boolean>('offline') ?? config.offline;
+    upstream = new UpstreamClient(config.resolve, config.upstream);
+    const up = upstream;
+    const isOffline = (): boolean => offline;
+    const pages = new PageService({ db: index, upstream: up, config: () => config, offline: isOffline, log: logger.child({ mod: 'pages' }) });
+    files = new FileService({
+      db: index,
+      blobs,
+      upstream: up,
+      offline: isOffline,
+      log: logger.child({ mod: 'files' }),
+      onStored: (host, project) => pages.bump(host, project),
+    });
+    const router = new Router({
+      db: index,
+      pages: new PageResponder(pages),
+      files,
+      upstream: up,
+      offline: isOffline,
+      log: logger.child({ mod: 'proxy' }),
+      stats,
+    });
+    control = await listenControl(
+      paths.socket,
+      controlHandlers({
+        db: index,
+        blobs,
+        stats,
+        paths,
+        config: () => config,
+        version: VERSION,
+        startedAt,
+        address: () => address,
+        isOffline,
+        setOffline: async (on) => {
+          offline = on;
+          await index.setSetting('offline', on);
+          logger.info({ offline: on }, on ? 'offline mode on' : 'offline mode off');
+        },
+        stop: () => {
+          void stop();
+        },
+      }),
+      logger.child({ mod: 'control' }),
+    );
+    proxy = createProxyServer({
+      router,
+      leafs: new LeafCache(ca),
+      isIntercepted: (host) => config.interceptHosts.includes(host.toLowerCase()),
+      resolve: () => config.resolve,
+      offline: isOffline,
+      local: (_req, res) => sendText(res, 404, 'pipcache: this is an HTTP proxy; set HTTPS_PROXY to this address (see `pipcache env`)'),
+      log: logger.child({ mod: 'proxy' }),
+    });
+    const server = proxy.server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as net.AddressInfo;
+    address = { host: config.host, port: addr.port };
+    logger.info({ ...address, home: paths.home, offline }, 'pipcache daemon listening');
+    return address;
+  }
+
+  async function waitForDownloads(): Promise<void> {
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (files && files.activeDownloads > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  function stop(): Promise<void> {
+    stopping ??= (async () => {
+      logger.info('stopping');
+      control?.close();
+      const server = proxy?.server;
+      const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+      server?.closeIdleConnections();
+      await waitForDownloads();
+      // Whatever is still downloading is discarded by the upstream teardown (temp files removed).
+      await upstream?.close().catch(() => undefined);
+      proxy?.closeAll();
+      await closed;
+      await db?.close();
+      logger.info('stopped');
+      opts.onStopped?.();
+    })();
+    return stopping;
+  }
+
+  return {
+    start,
+    stop,
+    get address() {
+      return address;
+    },
+  };
+}

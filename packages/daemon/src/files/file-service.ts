@@ -1,0 +1,190 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { BlobStore } from '../store/blob-store.js';
+import type { FileRecord, IndexDb, UrlRecord } from '../store/index-db.js';
+import type { UpstreamClient } from '../upstream/client.js';
+import type { RequestContext } from '../proxy/context.js';
+import { READ_CHUNK, contentTypeFor, sendFile, sendText } from '../proxy/send.js';
+import { Download } from './download.js';
+
+export interface FileServiceDeps {
+  db: IndexDb;
+  blobs: BlobStore;
+  upstream: UpstreamClient;
+  offline: () => boolean;
+  log: Logger;
+  /** Called when a file of a project became stored (page listings change offline). */
+  onStored: (index: string, project: string) => void;
+}
+
+/** The blob a URL stands for: an archive or its PEP 658 metadata. */
+interface Target {
+  rec: FileRecord;
+  metadata: boolean;
+  /** Digest the index promised; null when it gave none. */
+  sha256: string | null;
+  /** Digest of the stored blob, when stored. */
+  stored: string | null;
+  filename: string;
+}
+
+function targetOf(rec: FileRecord, metadata: boolean): Target {
+  if (metadata) {
+    const sha = rec.coreMetadata === false ? undefined : rec.coreMetadata.hashes.sha256;
+    return { rec, metadata, sha256: sha ?? null, stored: rec.metadataStored, filename: `${rec.filename}.metadata` };
+  }
+  return { rec, metadata, sha256: rec.sha256, stored: rec.stored ? rec.sha256 : null, filename: rec.filename };
+}
+
+/**
+ * Archives and `.metadata` files: hits from the blob store, misses streamed
+ * from upstream while they are verified and stored (one download per digest).
+ */
+export class FileService {
+  private readonly downloads = new Map<string, Download>();
+
+  constructor(private readonly deps: FileServiceDeps) {}
+
+  get activeDownloads(): number {
+    return this.downloads.size;
+  }
+
+  /** Serves a known file URL. Returns false when the URL is not in the index. */
+  async serve(ctx: RequestContext, lookup: UrlRecord): Promise<boolean> {
+    const rec = this.deps.db.getFile(lookup.key);
+    if (!rec) return false;
+    const t = targetOf(rec, lookup.metadata);
+    if (t.stored) {
+      const size = await this.deps.blobs.size(t.stored);
+      if (size !== null) {
+        ctx.outcome = 'hit';
+        ctx.fromCache = await sendFile(ctx.req, ctx.res, { path: this.deps.blobs.path(t.stored), size, sha256: t.stored, filename: t.filename });
+        this.recordHit(lookup.key);
+        return true;
+      }
+      this.deps.log.warn({ key: lookup.key, sha256: t.stored }, 'indexed blob missing on disk; fetching again');
+    }
+    if (this.deps.offline()) {
+      ctx.outcome = 'offline';
+      ctx.reason = `not cached: ${rec.project} ${rec.version} ${t.filename}`;
+      sendText(ctx.res, 503, `pipcache is offline and does not hold ${t.filename}`);
+      return true;
+    }
+    if (t.sha256 === null) return false; // unverifiable: the caller passes it through uncached
+    const method = ctx.req.method ?? 'GET';
+    if (method !== 'GET' || ctx.req.headers.range) {
+      // Ranges and HEAD on a miss go upstream as they are; a full download fills the cache.
+      this.prefetch(ctx.url.href, t);
+      return false;
+    }
+    ctx.outcome = 'miss';
+    await this.streamMiss(ctx, t);
+    return true;
+  }
+
+  private recordHit(key: string): void {
+    const now = new Date().toISOString();
+    this.deps.db.updateFile(key, (r) => ({ ...r, hits: r.hits + 1, lastServed: now })).catch((err: Error) => {
+      this.deps.log.warn({ key, err: err.message }, 'could not record a hit');
+    });
+  }
+
+  private download(url: string, t: Target): Download {
+    const sha = t.sha256 as string;
+    const existing = this.downloads.get(sha);
+    if (existing) return existing;
+    const key = `${t.rec.project}\u0000${t.rec.version}\u0000${t.rec.filename}`;
+    const dl = new Download(url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, async () => {
+      await this.deps.db.updateFile(key, (r) =>
+        t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored },
+      );
+      this.deps.onStored(t.rec.index, t.rec.project);
+    });
+    this.downloads.set(sha, dl);
+    dl.run().finally(() => this.downloads.delete(sha));
+    return dl;
+  }
+
+  private prefetch(url: string, t: Target): void {
+    if (t.sha256 && !this.downloads.has(t.sha256)) this.download(url.replace(/\?.*$/, ''), t);
+  }
+
+  private async streamMiss(ctx: RequestContext, t: Target): Promise<void> {
+    const dl = this.download(ctx.url.href, t);
+    await dl.whenStarted();
+    if (dl.state === 'failed') {
+      ctx.outcome = 'error';
+      ctx.reason = dl.error?.message;
+      const status = dl.upstreamStatus ?? dl.error?.httpStatus ?? 502;
+      sendText(ctx.res, status, `pipcache: ${dl.error?.message ?? 'download failed'}`);
+      return;
+    }
+    const headers: Record<string, string | number> = {
+      'content-type': contentTypeFor(t.filename),
+      etag: `"${t.sha256}"`,
+      'accept-ranges': 'bytes',
+      'cache-control': 'max-age=365000000, immutable, public',
+    };
+    if (dl.size !== null) headers['content-length'] = dl.size;
+    ctx.res.writeHead(200, headers);
+    ctx.fromUpstream = await follow(dl, ctx, this.deps.blobs.path(t.sha256 as string));
+  }
+}
+
+/** Streams a running download's temp file to one client. */
+async function follow(dl: Download, ctx: RequestContext, blobPath: string): Promise<number> {
+  const { res } = ctx;
+  let fh: FileHandle | undefined;
+  let pos = 0;
+  let closed = false;
+  res.on('close', () => {
+    closed = true;
+    dl.emit('progress');
+  });
+  try {
+    // Once verified the temp file is renamed to its blob path; an fd opened
+    // before the rename keeps working.
+    fh = await open(dl.tmpPath, 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      return open(blobPath, 'r');
+    });
+    for (;;) {
+      if (closed) return pos;
+      if (dl.state === 'failed') {
+        res.destroy(dl.error);
+        return pos;
+      }
+      const limit = dl.readable();
+      if (pos < limit) {
+        const want = Math.min(READ_CHUNK, limit - pos);
+        const buf = Buffer.allocUnsafe(want);
+        const { bytesRead } = await fh.read(buf, 0, want, pos);
+        if (bytesRead === 0) throw new Error(`temp file shorter than reported (${pos} < ${limit})`);
+        pos += bytesRead;
+        if (!res.write(bytesRead === want ? buf : buf.subarray(0, bytesRead))) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              res.off('drain', done);
+              res.off('close', done);
+              resolve();
+            };
+            res.on('drain', done);
+            res.on('close', done);
+          });
+        }
+        continue;
+      }
+      if (dl.state === 'done') {
+        res.end();
+        return pos;
+      }
+      await dl.next();
+    }
+  } catch (err) {
+    ctx.reason = (err as Error).message;
+    res.destroy(err as Error);
+    return pos;
+  } finally {
+    await fh?.close();
+  }
+}

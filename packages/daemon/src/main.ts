@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * The daemon process: environment -> config -> createDaemon -> listen.
+ * Signals are handled only here. The CLI starts this file detached.
+ */
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pino from 'pino';
+import { homePaths, loadConfig, resolveHome, isPipcacheError } from '@pipcache/shared';
+import { createDaemon } from './daemon.js';
+
+export interface RunDaemonOptions {
+  env: NodeJS.ProcessEnv;
+  /** Print the listening address on stdout (foreground mode). */
+  announce?: boolean;
+}
+
+export async function runDaemon({ env, announce }: RunDaemonOptions): Promise<void> {
+  const paths = homePaths(resolveHome(env));
+  mkdirSync(dirname(paths.logFile), { recursive: true, mode: 0o700 });
+  const config = loadConfig(paths.config, env);
+  const logger = pino(
+    { level: config.logLevel, base: { pid: process.pid }, redact: ['req.headers["proxy-authorization"]', 'headers["proxy-authorization"]'] },
+    pino.destination({ dest: paths.logFile, sync: false, mkdir: true }),
+  );
+  const daemon = createDaemon({
+    config,
+    paths,
+    logger,
+    ...(env.NODE_EXTRA_CA_CERTS ? { extraCaFile: env.NODE_EXTRA_CA_CERTS } : {}),
+    onStopped: () => {
+      rmSync(paths.pidFile, { force: true });
+      rmSync(paths.socket, { force: true });
+      logger.flush();
+      setTimeout(() => process.exit(0), 50).unref();
+    },
+  });
+  process.on('SIGTERM', () => void daemon.stop());
+  process.on('SIGINT', () => void daemon.stop());
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    logger.flush();
+    process.exit(70);
+  });
+  const address = await daemon.start();
+  writeFileSync(paths.pidFile, JSON.stringify({ pid: process.pid, ...address, startedAt: new Date().toISOString() }), { mode: 0o600 });
+  if (announce) process.stdout.write(`pipcache listening on http://${address.host}:${address.port}\n`);
+}
+
+const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, '/'));
+if (isMain) {
+  runDaemon({ env: process.env, announce: true }).catch((err: unknown) => {
+    const message = isPipcacheError(err) ? `${err.message}${err.hint ? ` (${err.hint})` : ''}` : String((err as Error).stack ?? err);
+    process.stderr.write(`pipcache daemon: ${message}\n`);
+    process.exit(isPipcacheError(err) ? err.exitCode || 1 : 1);
+  });
+}

@@ -1,0 +1,205 @@
+import type { Logger } from 'pino';
+import { PipcacheError, parseArchiveFilename } from '@pipcache/shared';
+import type { Config } from '@pipcache/shared';
+import { parseHtmlPage } from '../index/parse-html.js';
+import { parseJsonPage } from '../index/parse-json.js';
+import type { IndexFile, ProjectPage } from '../index/types.js';
+import type { FileRecord, IndexDb, PageRecord } from '../store/index-db.js';
+import { header, type UpstreamClient } from '../upstream/client.js';
+import { readDecoded } from '../upstream/body.js';
+import { SingleFlight } from '../upstream/single-flight.js';
+import { maxAgeOf } from './cache-control.js';
+
+export type PageOutcome = 'hit' | 'miss' | 'revalidated' | 'stale' | 'offline';
+
+export interface PageResult {
+  record: PageRecord | undefined;
+  /** Every file of the project that this index host listed (or that is kept). */
+  files: FileRecord[];
+  outcome: PageOutcome;
+  /** Changes whenever the listing changes; keys rendered-page caches. */
+  revision: number;
+  /** Why a stale page was served. */
+  reason?: string;
+}
+
+const UPSTREAM_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.1, text/html;q=0.01';
+const SHA256_RE = /^[0-9a-f]{64}$/;
+
+export interface PageServiceDeps {
+  db: IndexDb;
+  upstream: UpstreamClient;
+  config: () => Config;
+  offline: () => boolean;
+  log: Logger;
+}
+
+/**
+ * Simple pages: fetched from upstream, parsed into the index, kept fresh per
+ * upstream Cache-Control, revalidated with ETag / Last-Modified, and served
+ * from the index when upstream fails.
+ */
+export class PageService {
+  private readonly flights = new SingleFlight<PageResult | null>();
+  private readonly revisions = new Map<string, number>();
+
+  constructor(private readonly deps: PageServiceDeps) {}
+
+  revision(index: string, project: string): number {
+    return this.revisions.get(`${index}/${project}`) ?? 0;
+  }
+
+  /** Marks a project's listing as changed (a file got stored, a page saved). */
+  bump(index: string, project: string): void {
+    const key = `${index}/${project}`;
+    this.revisions.set(key, (this.revisions.get(key) ?? 0) + 1);
+  }
+
+  private listing(index: string, project: string): FileRecord[] {
+    return this.deps.db.projectFiles(project).filter((f) => f.index === index);
+  }
+
+  private result(index: string, project: string, outcome: PageOutcome, reason?: string): PageResult {
+    return {
+      record: this.deps.db.getPage(index, project),
+      files: this.listing(index, project),
+      outcome,
+      revision: this.revision(index, project),
+      ...(reason ? { reason } : {}),
+    };
+  }
+
+  /**
+   * The page of `project` on the index at `origin`'s host. Returns null when
+   * neither upstream nor the cache knows the project.
+   */
+  async get(origin: URL, project: string): Promise<PageResult | null> {
+    const { db } = this.deps;
+    const index = indexKey(origin);
+    const record = db.getPage(index, project);
+    if (this.deps.offline()) {
+      const files = this.listing(index, project).filter((f) => f.stored);
+      return files.length > 0 ? { record, files, outcome: 'offline', revision: this.revision(index, project) } : null;
+    }
+    if (record && Date.now() < record.fetchedAt + record.maxAge * 1000) {
+      return this.result(index, project, 'hit');
+    }
+    const url = `${origin.origin}/simple/${project}/`;
+    return this.flights.run(`${index}/${project}`, () => this.refresh(index, project, url, record));
+  }
+
+  private async refresh(index: string, project: string, url: string, record: PageRecord | undefined): Promise<PageResult | null> {
+    const headers: Record<string, string> = { accept: UPSTREAM_ACCEPT, 'accept-encoding': 'gzip, deflate' };
+    if (record?.etag) headers['if-none-match'] = record.etag;
+    if (record?.lastModified) headers['if-modified-since'] = record.lastModified;
+    let status: number;
+    try {
+      const res = await this.deps.upstream.request(url, { headers });
+      status = res.status;
+      if (status === 304 && record) {
+        res.body.resume();
+        await this.deps.db.touchPage(index, project, Date.now(), this.maxAge(res.headers));
+        return this.result(index, project, 'revalidated');
+      }
+      if (status === 200) {
+        const body = await readDecoded(res, url);
+        const page = this.parse(body, header(res.headers, 'content-type') ?? '', url, project);
+        await this.save(index, project, url, page, res.headers);
+        return this.result(index, project, 'miss');
+      }
+      res.body.resume();
+    } catch (err) {
+      return this.fallback(index, project, record, err instanceof Error ? err.message : String(err));
+    }
+    if (status === 404 || status === 410) {
+      // The project is gone upstream; what the cache holds of it still installs.
+      const kept = this.listing(index, project).filter((f) => f.stored);
+      if (kept.length === 0) return null;
+      return this.fallback(index, project, record, `upstream answered ${status}`);
+    }
+    return this.fallback(index, project, record, `upstream answered ${status}`);
+  }
+
+  private fallback(index: string, project: string, record: PageRecord | undefined, reason: string): PageResult {
+    const files = this.listing(index, project);
+    if (!record && files.length === 0) {
+      throw new PipcacheError('E_UPSTREAM', `${index}/simple/${project}/: ${reason}`);
+    }
+    this.deps.log.warn({ index, project, reason }, 'serving a stale page: upstream failed');
+    // Only what the cache can serve: a listed-but-uncached file would fail the install.
+    return { record, files: files.filter((f) => f.stored), outcome: 'stale', revision: this.revision(index, project), reason };
+  }
+
+  private maxAge(headers: Record<string, string | string[] | undefined>): number {
+    const cfg = this.deps.config();
+    if (cfg.pageMaxAge !== null) return cfg.pageMaxAge;
+    return maxAgeOf(header(headers, 'cache-control')) ?? cfg.defaultPageMaxAge;
+  }
+
+  private parse(body: Buffer, contentType: string, url: string, project: string): ProjectPage {
+    const json = contentType.toLowerCase().includes('json');
+    const { page, rejected } = json ? parseJsonPage(body.toString('utf8'), url) : parseHtmlPage(body.toString('utf8'), url, project);
+    if (rejected.length > 0) this.deps.log.warn({ url, rejected: rejected.slice(0, 20) }, 'index page entries rejected');
+    return page;
+  }
+
+  private async save(
+    index: string,
+    project: string,
+    url: string,
+    page: ProjectPage,
+    headers: Record<string, string | string[] | undefined>,
+  ): Promise<void> {
+    const now = new Date().toISOString();
+    const listed: FileRecord[] = [];
+    for (const f of page.files) {
+      const rec = toFileRecord(f, project, index, now);
+      if (rec) listed.push(rec);
+      else this.deps.log.warn({ url, filename: f.filename }, 'index entry skipped: not a wheel or sdist name');
+    }
+    const record: PageRecord = {
+      project,
+      name: page.name,
+      index,
+      upstreamUrl: url,
+      etag: header(headers, 'etag') ?? null,
+      lastModified: header(headers, 'last-modified') ?? null,
+      fetchedAt: Date.now(),
+      maxAge: this.maxAge(headers),
+      ...(page.lastSerial !== undefined ? { lastSerial: page.lastSerial } : {}),
+    };
+    await this.deps.db.savePage(record, listed);
+    this.bump(index, project);
+  }
+}
+
+/** The index a URL belongs to: its host for https (the usual case), else its origin. */
+export function indexKey(url: URL): string {
+  return url.protocol === 'https:' ? url.host : url.origin;
+}
+
+export function toFileRecord(f: IndexFile, project: string, index: string, now: string): FileRecord | null {
+  const parsed = parseArchiveFilename(f.filename, project);
+  if (!parsed || parsed.project !== project) return null;
+  const sha = f.hashes.sha256?.toLowerCase();
+  return {
+    project,
+    version: parsed.version,
+    filename: f.filename,
+    kind: parsed.kind,
+    index,
+    url: f.url,
+    sha256: sha && SHA256_RE.test(sha) ? sha : null,
+    size: f.size ?? null,
+    ...(f.requiresPython ? { requiresPython: f.requiresPython } : {}),
+    yanked: f.yanked,
+    coreMetadata: f.coreMetadata,
+    ...(f.uploadTime ? { uploadTime: f.uploadTime } : {}),
+    firstSeen: now,
+    lastServed: null,
+    hits: 0,
+    stored: false,
+    metadataStored: null,
+    goneUpstream: false,
+  };
+}

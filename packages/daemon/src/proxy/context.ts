@@ -1,0 +1,28 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export type CacheOutcome =
+  | 'hit'
+  | 'miss'
+  | 'revalidated'
+  | 'stale'
+  | 'bypass'
+  | 'offline'
+  | 'refused'
+  | 'redirect'
+  | 'error';
+
+/** One request on an intercepted (or index-mode) connection. */
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Upstream host the request is for. */
+  host: string;
+  /** Full upstream URL, without fragment. */
+  url: URL;
+  outcome: CacheOutcome;
+  /** Why a request was refused or served stale; goes to the log line. */
+  reason?: string;
+  /** Bytes of this response body that came from disk / from upstream. */
+  fromCache: number;
+  fromUpstream: number;
+}

@@ -1,0 +1,64 @@
+import type { UpstreamClient } from '../upstream/client.js';
+import type { RequestContext } from './context.js';
+import { sendText } from './send.js';
+
+/** RFC 9110 7.6.1 hop-by-hop fields, plus proxy credentials meant for us. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
+
+export function forwardableHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const connectionTokens = new Set(
+    String(raw.connection ?? '')
+      .split(',')
+      .map((t) => t.trim().toLowerCase()),
+  );
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** Relays a request upstream and streams the answer back, caching nothing. */
+export async function passThrough(ctx: RequestContext, upstream: UpstreamClient): Promise<void> {
+  const { req, res } = ctx;
+  ctx.outcome = ctx.outcome === 'miss' ? 'miss' : 'bypass';
+  const method = req.method ?? 'GET';
+  let up;
+  try {
+    up = await upstream.request(ctx.url.href, {
+      method,
+      headers: forwardableHeaders(req.headers),
+      ...(method !== 'GET' && method !== 'HEAD' ? { body: req } : {}),
+    });
+  } catch (err) {
+    ctx.outcome = 'error';
+    ctx.reason = (err as Error).message;
+    sendText(res, 502, `pipcache: ${ctx.reason}`);
+    return;
+  }
+  const headers = forwardableHeaders(up.headers);
+  res.writeHead(up.status, headers);
+  try {
+    for await (const chunk of up.body) {
+      ctx.fromUpstream += (chunk as Buffer).length;
+      if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+      if (res.destroyed) break;
+    }
+    res.end();
+  } catch (err) {
+    ctx.reason = (err as Error).message;
+    res.destroy(err as Error);
+  }
+}

@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import { PipcacheError, normalizeName } from '@pipcache/shared';
+import { negotiatePageFormat } from '../index/accept.js';
+import { renderHtml, renderJson } from '../index/render.js';
+import { CONTENT_TYPES, type IndexFile, type PageFormat, type ProjectPage } from '../index/types.js';
+import type { PageResult, PageService } from '../pages/page-service.js';
+import type { FileRecord } from '../store/index-db.js';
+import type { RequestContext } from './context.js';
+import { sendText } from './send.js';
+
+interface Rendered {
+  revision: number;
+  body: Buffer;
+  etag: string;
+}
+
+/** Turns the index's view of a project into the page a client gets. */
+export function toProjectPage(name: string, files: FileRecord[], onlyStored: boolean, mapUrl?: (f: FileRecord) => string): ProjectPage {
+  const out: IndexFile[] = [];
+  for (const f of files) {
+    if (onlyStored && !f.stored) continue;
+    let coreMetadata = f.coreMetadata;
+    if (onlyStored) coreMetadata = f.metadataStored ? { hashes: { sha256: f.metadataStored } } : false;
+    out.push({
+      filename: f.filename,
+      url: mapUrl ? mapUrl(f) : f.url,
+      hashes: f.sha256 ? { sha256: f.sha256 } : {},
+      ...(f.requiresPython ? { requiresPython: f.requiresPython } : {}),
+      yanked: f.yanked,
+      coreMetadata,
+      ...(f.size !== null ? { size: f.size } : {}),
+      ...(f.uploadTime ? { uploadTime: f.uploadTime } : {}),
+    });
+  }
+  return { name, files: out };
+}
+
+/**
+ * `/simple/<project>/` for pip: negotiated format, our own ETag (answering
+ * If-None-Match locally), rendered once per listing revision.
+ */
+export class PageResponder {
+  private readonly rendered = new Map<string, Rendered>();
+
+  constructor(private readonly pages: PageService) {}
+
+  async serve(ctx: RequestContext, rawName: string, opts: { mapUrl?: (f: FileRecord) => string; view?: string } = {}): Promise<void> {
+    const { req, res } = ctx;
+    const project = normalizeName(rawName);
+    const path = ctx.url.pathname;
+    if (rawName !== project || !path.endsWith('/')) {
+      ctx.outcome = 'redirect';
+      res.writeHead(301, { location: path.replace(/\/simple\/[^/]*\/?$/, `/simple/${project}/`), 'content-length': 0 });
+      res.end();
+      return;
+    }
+    const format = negotiatePageFormat(req.headers.accept);
+    if (format === null) {
+      ctx.outcome = 'refused';
+      sendText(res, 406, 'pipcache: acceptable formats are application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html, text/html');
+      return;
+    }
+    let result: PageResult | null;
+    try {
+      result = await this.pages.get(ctx.url, project);
+    } catch (err) {
+      ctx.outcome = 'error';
+      ctx.reason = (err as Error).message;
+      sendText(res, err instanceof PipcacheError ? err.httpStatus : 502, `pipcache: ${ctx.reason}`);
+      return;
+    }
+    if (result === null) {
+      ctx.outcome = ctx.outcome === 'bypass' ? 'miss' : ctx.outcome;
+      ctx.reason = `project ${project} not found`;
+      sendText(res, 404, `pipcache: project ${project} not found`);
+      return;
+    }
+    ctx.outcome = result.outcome;
+    if (result.reason) ctx.reason = result.reason;
+    const onlyStored = result.outcome === 'offline' || result.outcome === 'stale';
+    const page = this.render(ctx.host, project, format, result, onlyStored, opts);
+    const headers = {
+      'content-type': CONTENT_TYPES[format],
+      etag: page.etag,
+      vary: 'Accept, Accept-Encoding',
+      'cache-control': `max-age=${result.record?.maxAge ?? 600}, public`,
+    };
+    const inm = req.headers['if-none-match'];
+    if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === page.etag)) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ...headers, 'content-length': page.body.length });
+    res.end(req.method === 'HEAD' ? undefined : page.body);
+    ctx.fromCache = req.method === 'HEAD' ? 0 : page.body.length;
+  }
+
+  private render(
+    host: string,
+    project: string,
+    format: PageFormat,
+    result: PageResult,
+    onlyStored: boolean,
+    opts: { mapUrl?: (f: FileRecord) => string; view?: string },
+  ): Rendered {
+    const key = `${opts.view ?? 'proxy'}\u0000${host}\u0000${project}\u0000${format}\u0000${onlyStored}`;
+    const cached = this.rendered.get(key);
+    if (cached && cached.revision === result.revision) return cached;
+    const page = toProjectPage(result.record?.name ?? project, result.files, onlyStored, opts.mapUrl);
+    if (result.record?.lastSerial !== undefined) page.lastSerial = result.record.lastSerial;
+    const text = format === 'json' ? renderJson(page) : renderHtml(page);
+    const body = Buffer.from(text, 'utf8');
+    const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`;
+    const out = { revision: result.revision, body, etag };
+    this.rendered.set(key, out);
+    return out;
+  }
+}

@@ -1,0 +1,90 @@
+import { webcrypto, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { hostname } from 'node:os';
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+export const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const CA_LIFETIME_DAYS = 3650;
+/** A CA closer than this to expiry is replaced at start. */
+const CA_RENEW_BEFORE_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+export interface CertificateAuthority {
+  cert: x509.X509Certificate;
+  certPem: string;
+  privateKey: CryptoKey;
+  /** True when this start created (or renewed) the CA. */
+  created: boolean;
+}
+
+export function randomSerial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0] ?? 0) & 0x7f; // positive INTEGER (RFC 5280 4.1.2.2)
+  return bytes.toString('hex');
+}
+
+async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, data, { mode });
+  await chmod(tmp, mode);
+  await rename(tmp, path);
+}
+
+export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', key);
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+async function importPrivateKeyPem(pem: string): Promise<CryptoKey> {
+  const [der] = x509.PemConverter.decode(pem);
+  if (!der) throw new Error('no PEM block in CA key file');
+  return webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, true, ['sign']) as Promise<CryptoKey>;
+}
+
+async function createCa(): Promise<{ cert: x509.X509Certificate; privateKey: CryptoKey }> {
+  const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    name: `CN=pipcache local CA (${hostname().replace(/[,=+<>#;"\\]/g, '')}), O=pipcache`,
+    notBefore: new Date(now - DAY_MS),
+    notAfter: new Date(now + CA_LIFETIME_DAYS * DAY_MS),
+    signingAlgorithm: KEY_ALGORITHM,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { cert, privateKey: keys.privateKey };
+}
+
+/**
+ * Loads the local CA from disk, creating it on first start and replacing it
+ * when it is about to expire. The key file is written with mode 0600.
+ */
+export async function loadOrCreateCa(certPath: string, keyPath: string): Promise<CertificateAuthority> {
+  try {
+    const [certPem, keyPem] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
+    const cert = new x509.X509Certificate(certPem);
+    if (cert.notAfter.getTime() - Date.now() > CA_RENEW_BEFORE_DAYS * DAY_MS) {
+      await chmod(keyPath, 0o600);
+      return { cert, certPem: cert.toString('pem'), privateKey: await importPrivateKeyPem(keyPem), created: false };
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(dirname(certPath), { recursive: true, mode: 0o700 });
+  const { cert, privateKey } = await createCa();
+  const certPem = cert.toString('pem');
+  await writeAtomic(keyPath, await exportPrivateKeyPem(privateKey), 0o600);
+  await writeAtomic(certPath, `${certPem}\n`, 0o644);
+  return { cert, certPem, privateKey, created: true };
+}

@@ -1,0 +1,91 @@
+import { Agent, buildConnector, type Dispatcher } from 'undici';
+import type { UpstreamTimeouts } from '@pipcache/shared';
+import { PipcacheError } from '@pipcache/shared';
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+}
+
+/** Splits `host:port` / `[v6]:port`. */
+export function splitHostPort(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
+  if (!m) throw new Error(`bad host:port ${text}`);
+  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
+}
+
+/** Where a connection to host:port really goes (the `resolve` override). */
+export function resolveTarget(resolve: Record<string, string>, host: string, port: number): { host: string; port: number } {
+  const override = resolve[`${host.toLowerCase()}:${port}`];
+  return override ? splitHostPort(override) : { host, port };
+}
+
+/** Translates undici/network failures into coded errors at the boundary. */
+export function upstreamError(err: unknown, url: string): PipcacheError {
+  if (err instanceof PipcacheError) return err;
+  const e = err as { code?: string; message?: string };
+  const timeout = e.code === 'UND_ERR_CONNECT_TIMEOUT' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT';
+  return new PipcacheError(timeout ? 'E_UPSTREAM_TIMEOUT' : 'E_UPSTREAM', `${url}: ${e.code ?? ''} ${e.message ?? String(err)}`.trim(), {
+    cause: err,
+  });
+}
+
+/**
+ * Every upstream request goes through one keep-alive undici Agent whose
+ * connector applies the `resolve` overrides while keeping the real host name
+ * for SNI and certificate checks.
+ */
+export class UpstreamClient {
+  private readonly agent: Agent;
+
+  constructor(
+    private readonly resolve: Record<string, string>,
+    private readonly timeouts: UpstreamTimeouts,
+  ) {
+    const connector = buildConnector({ timeout: timeouts.connectMs });
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      connections: 16,
+      headersTimeout: timeouts.headersMs,
+      bodyTimeout: timeouts.bodyMs,
+      connect: (opts, callback) => {
+        const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
+        const target = resolveTarget(this.resolve, opts.hostname, port);
+        connector(
+          { ...opts, hostname: target.host, port: String(target.port), servername: opts.servername ?? opts.hostname },
+          callback,
+        );
+      },
+    });
+  }
+
+  async request(
+    url: string,
+    opts: { method?: string; headers?: Record<string, string>; body?: NodeJS.ReadableStream; signal?: AbortSignal } = {},
+  ): Promise<UpstreamResponse> {
+    try {
+      const u = new URL(url);
+      const res = await this.agent.request({
+        origin: u.origin,
+        path: u.pathname + u.search,
+        method: (opts.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: { 'user-agent': 'pipcache', ...opts.headers },
+        ...(opts.body ? { body: opts.body as unknown as Dispatcher.DispatchOptions['body'] } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      return { status: res.statusCode, headers: res.headers, body: res.body };
+    } catch (err) {
+      throw upstreamError(err, url);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.destroy();
+  }
+}
+
+export function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

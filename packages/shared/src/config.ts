@@ -1,0 +1,202 @@
+import { readFileSync } from 'node:fs';
+import { PipcacheError } from './errors.js';
+
+/** The documented default proxy port. */
+export const DEFAULT_PORT = 3143;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_INTERCEPT_HOSTS = ['pypi.org', 'files.pythonhosted.org'] as const;
+
+export interface UpstreamTimeouts {
+  connectMs: number;
+  headersMs: number;
+  bodyMs: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Hosts whose HTTPS traffic is intercepted and cached. */
+  interceptHosts: string[];
+  /** `host:port` -> `addr:port`: where an upstream connection really goes. */
+  resolve: Record<string, string>;
+  /** Seconds a page stays fresh when upstream gives no max-age. */
+  defaultPageMaxAge: number;
+  /** When set, overrides upstream max-age for pages. */
+  pageMaxAge: number | null;
+  offline: boolean;
+  upstream: UpstreamTimeouts;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+}
+
+export const DEFAULT_CONFIG: Config = {
+  port: DEFAULT_PORT,
+  host: DEFAULT_HOST,
+  interceptHosts: [...DEFAULT_INTERCEPT_HOSTS],
+  resolve: {},
+  defaultPageMaxAge: 600,
+  pageMaxAge: null,
+  offline: false,
+  upstream: { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000 },
+  logLevel: 'info',
+};
+
+type Problems = string[];
+
+const HOST_RE = /^[A-Za-z0-9.-]+$/;
+const HOSTPORT_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+function checkPort(value: unknown, where: string, problems: Problems): number | undefined {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) {
+    problems.push(`${where}: expected a port number 0-65535, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  return n;
+}
+
+/** Parses `a:443=b:8443,c:443=d:1` (PIPCACHE_RESOLVE) into a map. */
+export function parseResolveList(text: string, where: string, problems: Problems): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of text.split(/[,\s]+/).filter(Boolean)) {
+    const [from, to, extra] = item.split('=');
+    if (!from || !to || extra !== undefined || !HOSTPORT_RE.test(from) || !HOSTPORT_RE.test(to)) {
+      problems.push(`${where}: expected host:port=addr:port, got ${JSON.stringify(item)}`);
+      continue;
+    }
+    out[from.toLowerCase()] = to;
+  }
+  return out;
+}
+
+function checkResolve(value: unknown, problems: Problems): Record<string, string> | undefined {
+  if (typeof value === 'string') return parseResolveList(value, 'resolve', problems);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    problems.push('resolve: expected an object of "host:port": "addr:port"');
+    return undefined;
+  }
+  const out: Record<string, string> = {};
+  for (const [from, to] of Object.entries(value)) {
+    if (typeof to !== 'string' || !HOSTPORT_RE.test(from) || !HOSTPORT_RE.test(to)) {
+      problems.push(`resolve.${from}: expected "host:port": "addr:port"`);
+      continue;
+    }
+    out[from.toLowerCase()] = to;
+  }
+  return out;
+}
+
+function checkSeconds(value: unknown, where: string, problems: Problems, nullable: boolean): number | null | undefined {
+  if (value === null && nullable) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    problems.push(`${where}: expected a number of seconds >= 0${nullable ? ' or null' : ''}`);
+    return undefined;
+  }
+  return value;
+}
+
+/**
+ * Validates a config object (from the file) merged over the defaults.
+ * Every problem is named; one bad key rejects the whole file.
+ */
+export function validateConfig(raw: unknown, source: string): Config {
+  const problems: Problems = [];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new PipcacheError('E_CONFIG_INVALID', `${source}: expected a JSON object`);
+  }
+  const cfg: Config = structuredClone(DEFAULT_CONFIG);
+  for (const [key, value] of Object.entries(raw)) {
+    switch (key) {
+      case 'port': {
+        const p = checkPort(value, key, problems);
+        if (p !== undefined) cfg.port = p;
+        break;
+      }
+      case 'host':
+        if (typeof value === 'string' && value.length > 0) cfg.host = value;
+        else problems.push('host: expected an address string');
+        break;
+      case 'interceptHosts':
+        if (Array.isArray(value) && value.every((h) => typeof h === 'string' && HOST_RE.test(h))) {
+          cfg.interceptHosts = value.map((h: string) => h.toLowerCase());
+        } else problems.push('interceptHosts: expected an array of host names');
+        break;
+      case 'resolve': {
+        const r = checkResolve(value, problems);
+        if (r) cfg.resolve = r;
+        break;
+      }
+      case 'defaultPageMaxAge': {
+        const s = checkSeconds(value, key, problems, false);
+        if (typeof s === 'number') cfg.defaultPageMaxAge = s;
+        break;
+      }
+      case 'pageMaxAge': {
+        const s = checkSeconds(value, key, problems, true);
+        if (s !== undefined) cfg.pageMaxAge = s;
+        break;
+      }
+      case 'offline':
+        if (typeof value === 'boolean') cfg.offline = value;
+        else problems.push('offline: expected true or false');
+        break;
+      case 'upstream':
+        if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+          for (const [k, v] of Object.entries(value)) {
+            if (!(k in cfg.upstream)) problems.push(`upstream.${k}: unknown key`);
+            else if (typeof v !== 'number' || v <= 0) problems.push(`upstream.${k}: expected milliseconds > 0`);
+            else cfg.upstream[k as keyof UpstreamTimeouts] = v;
+          }
+        } else problems.push('upstream: expected an object');
+        break;
+      case 'logLevel':
+        if (typeof value === 'string' && ['trace', 'debug', 'info', 'warn', 'error'].includes(value)) {
+          cfg.logLevel = value as Config['logLevel'];
+        } else problems.push('logLevel: expected trace, debug, info, warn or error');
+        break;
+      default:
+        problems.push(`${key}: unknown key`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new PipcacheError('E_CONFIG_INVALID', `${source}: ${problems.join('; ')}`);
+  }
+  return cfg;
+}
+
+/** Reads the config file (absent = defaults), then applies PIPCACHE_* env overrides. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv): Config {
+  let raw: unknown = {};
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new PipcacheError('E_CONFIG_INVALID', `${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  if (text !== undefined) {
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new PipcacheError('E_CONFIG_INVALID', `${file}: not valid JSON (${(err as Error).message})`, { cause: err });
+    }
+  }
+  const cfg = validateConfig(raw, file);
+  return applyEnv(cfg, env);
+}
+
+export function applyEnv(cfg: Config, env: NodeJS.ProcessEnv): Config {
+  const problems: Problems = [];
+  const out = structuredClone(cfg);
+  if (env.PIPCACHE_PORT) {
+    const p = checkPort(env.PIPCACHE_PORT, 'PIPCACHE_PORT', problems);
+    if (p !== undefined) out.port = p;
+  }
+  if (env.PIPCACHE_HOST) out.host = env.PIPCACHE_HOST;
+  if (env.PIPCACHE_RESOLVE) Object.assign(out.resolve, parseResolveList(env.PIPCACHE_RESOLVE, 'PIPCACHE_RESOLVE', problems));
+  if (env.PIPCACHE_INTERCEPT) {
+    out.interceptHosts = env.PIPCACHE_INTERCEPT.split(/[,\s]+/).filter(Boolean).map((h) => h.toLowerCase());
+  }
+  if (problems.length > 0) throw new PipcacheError('E_CONFIG_INVALID', problems.join('; '));
+  return Object.freeze(out) as Config;
+}
