@@ -1,0 +1,44 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, loadConfig, validateConfig } from './config.js';
+import { isPipcacheError } from './errors.js';
+
+describe('config', () => {
+  it('uses the defaults when the file is absent', () => {
+    const cfg = loadConfig(join(mkdtempSync(join(tmpdir(), 'pc-cfg-')), 'none.json'), {});
+    expect(cfg).toEqual(DEFAULT_CONFIG);
+    expect(Object.isFrozen(cfg)).toBe(true);
+  });
+
+  it('names every problem of a bad file at once', () => {
+    let err: unknown;
+    try {
+      validateConfig({ port: 'x', interceptHosts: 'pypi.org', colour: 1, resolve: { 'a:443': 'nope' } }, 'cfg.json');
+    } catch (e) {
+      err = e;
+    }
+    expect(isPipcacheError(err, 'E_CONFIG_INVALID')).toBe(true);
+    const msg = (err as Error).message;
+    for (const word of ['port', 'interceptHosts', 'colour', 'resolve.a:443']) expect(msg).toContain(word);
+  });
+
+  it('rejects a file that is not JSON with its path', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'pc-cfg-')), 'config.json');
+    writeFileSync(file, '{ "port": 1,, }');
+    expect(() => loadConfig(file, {})).toThrow(/config\.json: not valid JSON/);
+  });
+
+  it('applies PIPCACHE_* overrides over the file', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'pc-cfg-')), 'config.json');
+    writeFileSync(file, JSON.stringify({ port: 4000, resolve: { 'pypi.org:443': '10.0.0.1:443' } }));
+    const cfg = loadConfig(file, { PIPCACHE_PORT: '5000', PIPCACHE_RESOLVE: 'files.pythonhosted.org:443=127.0.0.1:8443' });
+    expect(cfg.port).toBe(5000);
+    expect(cfg.resolve).toEqual({ 'pypi.org:443': '10.0.0.1:443', 'files.pythonhosted.org:443': '127.0.0.1:8443' });
+  });
+
+  it('refuses a malformed PIPCACHE_RESOLVE', () => {
+    expect(() => loadConfig('/nonexistent/config.json', { PIPCACHE_RESOLVE: 'pypi.org=127.0.0.1' })).toThrow(/PIPCACHE_RESOLVE/);
+  });
+});
