@@ -148,6 +148,6 @@ describe('bad input', () => {
   it('tells a client that is not using it as a proxy what to do', async () => {
     const r = await rawExchange(daemon.address, 'GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(r.text).toMatch(/^HTTP\/1\.1 404/);
-    expect(r.text).toContain('HTTPS_PROXY');
+    expect(r.text).toContain('/simple/');
   });
 });

@@ -13,7 +13,6 @@ import { PageResponder } from './proxy/serve-page.js';
 import { FileService } from './files/file-service.js';
 import { Router } from './proxy/router.js';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
-import { sendText } from './proxy/send.js';
 import { listenControl } from './control/server.js';
 import { controlHandlers } from './control/handlers.js';
 import { Stats } from './stats.js';
@@ -78,7 +77,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     });
     const router = new Router({
       db: index,
-      pages: new PageResponder(pages),
+      pages: new PageResponder(pages, isOffline),
+      indexUpstream: () => new URL(config.indexUpstream),
       files,
       upstream: up,
       offline: isOffline,
@@ -114,7 +114,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       isIntercepted: (host) => config.interceptHosts.includes(host.toLowerCase()),
       resolve: () => config.resolve,
       offline: isOffline,
-      local: (_req, res) => sendText(res, 404, 'pipcache: this is an HTTP proxy; set HTTPS_PROXY to this address (see `pipcache env`)'),
+      local: (req, res) => router.handleLocal(req, res),
       log: logger.child({ mod: 'proxy' }),
     });
     const server = proxy.server;

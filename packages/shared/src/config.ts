@@ -24,6 +24,8 @@ export interface Config {
   /** When set, overrides upstream max-age for pages. */
   pageMaxAge: number | null;
   offline: boolean;
+  /** The upstream index that index mode (`http://127.0.0.1:PORT/simple/`) fronts. */
+  indexUpstream: string;
   upstream: UpstreamTimeouts;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
 }
@@ -36,6 +38,7 @@ export const DEFAULT_CONFIG: Config = {
   defaultPageMaxAge: 600,
   pageMaxAge: null,
   offline: false,
+  indexUpstream: 'https://pypi.org',
   upstream: { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000 },
   logLevel: 'info',
 };
@@ -138,6 +141,10 @@ export function validateConfig(raw: unknown, source: string): Config {
       case 'offline':
         if (typeof value === 'boolean') cfg.offline = value;
         else problems.push('offline: expected true or false');
+        break;
+      case 'indexUpstream':
+        if (typeof value === 'string' && /^https?:\/\/[A-Za-z0-9.:[\]-]+\/?$/.test(value)) cfg.indexUpstream = value.replace(/\/$/, '');
+        else problems.push('indexUpstream: expected an origin such as https://pypi.org');
         break;
       case 'upstream':
         if (typeof value === 'object' && value !== null && !Array.isArray(value)) {

@@ -26,14 +26,16 @@ interface Target {
   /** Digest of the stored blob, when stored. */
   stored: string | null;
   filename: string;
+  /** Where upstream serves it (PEP 658: the archive URL + `.metadata`). */
+  url: string;
 }
 
 function targetOf(rec: FileRecord, metadata: boolean): Target {
   if (metadata) {
     const sha = rec.coreMetadata === false ? undefined : rec.coreMetadata.hashes.sha256;
-    return { rec, metadata, sha256: sha ?? null, stored: rec.metadataStored, filename: `${rec.filename}.metadata` };
+    return { rec, metadata, sha256: sha ?? null, stored: rec.metadataStored, filename: `${rec.filename}.metadata`, url: `${rec.url}.metadata` };
   }
-  return { rec, metadata, sha256: rec.sha256, stored: rec.stored ? rec.sha256 : null, filename: rec.filename };
+  return { rec, metadata, sha256: rec.sha256, stored: rec.stored ? rec.sha256 : null, filename: rec.filename, url: rec.url };
 }
 
 /**
@@ -49,7 +51,17 @@ export class FileService {
     return this.downloads.size;
   }
 
-  /** Serves a known file URL. Returns false when the URL is not in the index. */
+  /** The upstream URL of a known file, for requests this service leaves to a pass-through. */
+  upstreamUrl(lookup: UrlRecord): string | undefined {
+    const rec = this.deps.db.getFile(lookup.key);
+    return rec ? targetOf(rec, lookup.metadata).url : undefined;
+  }
+
+  /**
+   * Serves a file the index knows. Returns false when the caller should pass
+   * the request through uncached (unknown key, no digest to verify against,
+   * or a HEAD / Range request on a miss).
+   */
   async serve(ctx: RequestContext, lookup: UrlRecord): Promise<boolean> {
     const rec = this.deps.db.getFile(lookup.key);
     if (!rec) return false;
@@ -74,7 +86,7 @@ export class FileService {
     const method = ctx.req.method ?? 'GET';
     if (method !== 'GET' || ctx.req.headers.range) {
       // Ranges and HEAD on a miss go upstream as they are; a full download fills the cache.
-      this.prefetch(ctx.url.href, t);
+      this.prefetch(t);
       return false;
     }
     ctx.outcome = 'miss';
@@ -89,12 +101,12 @@ export class FileService {
     });
   }
 
-  private download(url: string, t: Target): Download {
+  private download(t: Target): Download {
     const sha = t.sha256 as string;
     const existing = this.downloads.get(sha);
     if (existing) return existing;
     const key = `${t.rec.project}\u0000${t.rec.version}\u0000${t.rec.filename}`;
-    const dl = new Download(url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, async () => {
+    const dl = new Download(t.url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, async () => {
       await this.deps.db.updateFile(key, (r) =>
         t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored },
       );
@@ -105,12 +117,12 @@ export class FileService {
     return dl;
   }
 
-  private prefetch(url: string, t: Target): void {
-    if (t.sha256 && !this.downloads.has(t.sha256)) this.download(url.replace(/\?.*$/, ''), t);
+  private prefetch(t: Target): void {
+    if (t.sha256 && !this.downloads.has(t.sha256)) this.download(t);
   }
 
   private async streamMiss(ctx: RequestContext, t: Target): Promise<void> {
-    const dl = this.download(ctx.url.href, t);
+    const dl = this.download(t);
     await dl.whenStarted();
     if (dl.state === 'failed') {
       ctx.outcome = 'error';

@@ -25,6 +25,8 @@ export interface PageResult {
 
 const UPSTREAM_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.1, text/html;q=0.01';
 const SHA256_RE = /^[0-9a-f]{64}$/;
+/** How long a page fetch may take when a cached copy can be served instead. */
+const STALE_FALLBACK_MS = 6_000;
 
 export interface PageServiceDeps {
   db: IndexDb;
@@ -44,6 +46,10 @@ export class PageService {
   private readonly revisions = new Map<string, number>();
 
   constructor(private readonly deps: PageServiceDeps) {}
+
+  storedProjects(): string[] {
+    return this.deps.db.storedProjects();
+  }
 
   revision(index: string, project: string): number {
     return this.revisions.get(`${index}/${project}`) ?? 0;
@@ -93,8 +99,12 @@ export class PageService {
     if (record?.etag) headers['if-none-match'] = record.etag;
     if (record?.lastModified) headers['if-modified-since'] = record.lastModified;
     let status: number;
+    // With something cached to fall back on, give up on upstream well before
+    // pip's own 15 s read timeout would fail the install.
+    const hasFallback = record !== undefined || this.listing(index, project).some((f) => f.stored);
+    const timeoutMs = hasFallback ? STALE_FALLBACK_MS : this.deps.config().upstream.headersMs;
     try {
-      const res = await this.deps.upstream.request(url, { headers });
+      const res = await this.deps.upstream.request(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
       status = res.status;
       if (status === 304 && record) {
         res.body.resume();

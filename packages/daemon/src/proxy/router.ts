@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { FileService } from '../files/file-service.js';
-import type { IndexDb } from '../store/index-db.js';
+import { fileKey, type IndexDb } from '../store/index-db.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from './context.js';
 import { passThrough } from './pass-through.js';
@@ -10,6 +10,8 @@ import { sendText } from './send.js';
 import type { Stats } from '../stats.js';
 
 export interface RouterDeps {
+  /** The upstream index that index mode (`http://host:port/simple/`) fronts. */
+  indexUpstream: () => URL;
   db: IndexDb;
   pages: PageResponder;
   files: FileService;
@@ -20,6 +22,20 @@ export interface RouterDeps {
 }
 
 const SIMPLE_PAGE = /^\/simple\/([^/]+)\/?$/;
+const LOCAL_FILE = /^\/files\/([^/]+)\/([^/]+)\/([^/]+?)(\.metadata)?$/;
+
+/** Index mode's URL for a file: relative to `/simple/<project>/`. */
+export function localFileUrl(f: { project: string; version: string; filename: string }): string {
+  return `../../files/${encodeURIComponent(f.project)}/${encodeURIComponent(f.version)}/${encodeURIComponent(f.filename)}`;
+}
+
+function decode(part: string): string | null {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Requests for an intercepted index host: simple pages, then files the index
@@ -28,11 +44,29 @@ const SIMPLE_PAGE = /^\/simple\/([^/]+)\/?$/;
 export class Router {
   constructor(private readonly deps: RouterDeps) {}
 
+  /** A request for an intercepted host (proxy mode). */
   handle(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    this.run(req, res, url, (ctx) => this.route(ctx));
+  }
+
+  /** An origin-form request to the daemon itself: index mode. */
+  handleLocal(req: IncomingMessage, res: ServerResponse): void {
+    const upstream = this.deps.indexUpstream();
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', upstream);
+    } catch {
+      sendText(res, 400, 'pipcache: bad request target');
+      return;
+    }
+    this.run(req, res, url, (ctx) => this.routeLocal(ctx));
+  }
+
+  private run(req: IncomingMessage, res: ServerResponse, url: URL, route: (ctx: RequestContext) => Promise<void>): void {
     const ctx: RequestContext = { req, res, host: url.host, url, outcome: 'bypass', fromCache: 0, fromUpstream: 0 };
     const started = performance.now();
     res.on('close', () => this.finish(ctx, started));
-    this.route(ctx).catch((err: Error) => {
+    route(ctx).catch((err: Error) => {
       ctx.outcome = 'error';
       ctx.reason = err.message;
       this.deps.log.error({ err }, 'request failed');
@@ -45,10 +79,8 @@ export class Router {
     const cacheable = method === 'GET' || method === 'HEAD';
     const page = SIMPLE_PAGE.exec(ctx.url.pathname);
     if (cacheable && page?.[1]) {
-      let name: string;
-      try {
-        name = decodeURIComponent(page[1]);
-      } catch {
+      const name = decode(page[1]);
+      if (name === null) {
         ctx.outcome = 'refused';
         sendText(ctx.res, 400, 'pipcache: bad project name in URL');
         return;
@@ -66,6 +98,49 @@ export class Router {
       sendText(ctx.res, ctx.url.pathname.startsWith('/simple/') ? 404 : 503, `pipcache is offline and does not hold ${ctx.url.pathname}`);
       return;
     }
+    await passThrough(ctx, this.deps.upstream);
+  }
+
+  private async routeLocal(ctx: RequestContext): Promise<void> {
+    const method = ctx.req.method ?? 'GET';
+    const path = ctx.url.pathname;
+    if (method !== 'GET' && method !== 'HEAD') {
+      ctx.outcome = 'refused';
+      sendText(ctx.res, 405, 'pipcache: the index is read-only');
+      return;
+    }
+    if (path === '/simple/' || path === '/simple') {
+      this.deps.pages.serveRoot(ctx);
+      return;
+    }
+    const page = SIMPLE_PAGE.exec(path);
+    if (page?.[1]) {
+      const name = decode(page[1]);
+      if (name === null) {
+        ctx.outcome = 'refused';
+        sendText(ctx.res, 400, 'pipcache: bad project name in URL');
+        return;
+      }
+      await this.deps.pages.serve(ctx, name, { mapUrl: localFileUrl, view: 'index' });
+      return;
+    }
+    const file = LOCAL_FILE.exec(path);
+    const [project, version, filename] = file ? [file[1], file[2], file[3]].map((p) => decode(p ?? '')) : [];
+    if (!file || !project || !version || !filename) {
+      ctx.outcome = 'refused';
+      sendText(ctx.res, 404, `pipcache: no such path ${path}; the index is at /simple/`);
+      return;
+    }
+    const lookup = { key: fileKey(project, version, filename), metadata: file[4] !== undefined };
+    if (await this.deps.files.serve(ctx, lookup)) return;
+    const upstreamUrl = this.deps.files.upstreamUrl(lookup);
+    if (!upstreamUrl) {
+      ctx.outcome = 'refused';
+      ctx.reason = `not in the index: ${project} ${version} ${filename}`;
+      sendText(ctx.res, 404, `pipcache: ${filename} is not in the index`);
+      return;
+    }
+    ctx.url = new URL(upstreamUrl);
     await passThrough(ctx, this.deps.upstream);
   }
 

@@ -42,7 +42,27 @@ export function toProjectPage(name: string, files: FileRecord[], onlyStored: boo
 export class PageResponder {
   private readonly rendered = new Map<string, Rendered>();
 
-  constructor(private readonly pages: PageService) {}
+  constructor(
+    private readonly pages: PageService,
+    private readonly offline: () => boolean,
+  ) {}
+
+  /** `/simple/` in index mode: the projects the cache can serve (PEP 503 / 691 root). */
+  serveRoot(ctx: RequestContext): void {
+    const format = negotiatePageFormat(ctx.req.headers.accept) ?? 'html';
+    const names = this.pages.storedProjects();
+    const body =
+      format === 'json'
+        ? JSON.stringify({ meta: { 'api-version': '1.1' }, projects: names.map((name) => ({ name })) })
+        : `<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1"><title>Simple index</title></head><body>\n${names
+            .map((n) => `<a href="${encodeURIComponent(n)}/">${n}</a><br />`)
+            .join('\n')}\n</body></html>\n`;
+    const buf = Buffer.from(body);
+    ctx.outcome = 'hit';
+    ctx.res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'content-length': buf.length, 'cache-control': 'max-age=60' });
+    ctx.res.end(ctx.req.method === 'HEAD' ? undefined : buf);
+    ctx.fromCache = ctx.req.method === 'HEAD' ? 0 : buf.length;
+  }
 
   async serve(ctx: RequestContext, rawName: string, opts: { mapUrl?: (f: FileRecord) => string; view?: string } = {}): Promise<void> {
     const { req, res } = ctx;
@@ -70,9 +90,10 @@ export class PageResponder {
       return;
     }
     if (result === null) {
-      ctx.outcome = ctx.outcome === 'bypass' ? 'miss' : ctx.outcome;
-      ctx.reason = `project ${project} not found`;
-      sendText(res, 404, `pipcache: project ${project} not found`);
+      const offline = this.offline();
+      ctx.outcome = offline ? 'offline' : 'miss';
+      ctx.reason = offline ? `offline: nothing cached for project ${project}` : `project ${project} not found upstream`;
+      sendText(res, 404, `pipcache: ${ctx.reason}`);
       return;
     }
     ctx.outcome = result.outcome;

@@ -100,6 +100,13 @@ export class IndexDb {
     for (const { value } of this.files.getRange({})) yield value;
   }
 
+  /** Normalized names of every project with a stored file. */
+  storedProjects(): string[] {
+    const out = new Set<string>();
+    for (const f of this.allFiles()) if (f.stored) out.add(f.project);
+    return [...out].sort();
+  }
+
   lookupUrl(url: string): UrlRecord | undefined {
     return this.urls.get(url);
   }

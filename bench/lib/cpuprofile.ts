@@ -1,0 +1,91 @@
+/** Summarizes a V8 `.cpuprofile` (from `node --cpu-prof`) by self time. */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ROOT } from './common.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileSummary {
+  file: string;
+  totalMs: number;
+  /** Self time per function, descending. */
+  functions: { name: string; where: string; ms: number }[];
+  /** Self time per broad origin (idle, GC, node internals, each package, daemon code). */
+  origins: { origin: string; ms: number }[];
+}
+
+/** The profile in `dir` that covers the longest wall time (the daemon, not the short CLI runs). */
+export async function longestProfile(dir: string): Promise<string | undefined> {
+  let best: { file: string; span: number } | undefined;
+  for (const name of await readdir(dir)) {
+    if (!name.endsWith('.cpuprofile')) continue;
+    const p = JSON.parse(await readFile(join(dir, name), 'utf8')) as Profile;
+    const span = p.endTime - p.startTime;
+    if (!best || span > best.span) best = { file: join(dir, name), span };
+  }
+  return best?.file;
+}
+
+function shortUrl(url: string): string {
+  if (!url) return '';
+  const path = url.replace(/^file:\/\//, '');
+  const nm = path.lastIndexOf('/node_modules/');
+  if (nm >= 0) return path.slice(nm + '/node_modules/'.length);
+  return path.startsWith(ROOT) ? path.slice(ROOT.length + 1) : path;
+}
+
+function originOf(frame: ProfileNode['callFrame']): string {
+  const { functionName, url } = frame;
+  if (functionName === '(idle)') return '(idle)';
+  if (functionName === '(garbage collector)') return '(garbage collector)';
+  if (functionName === '(program)') return '(program: native/unattributed)';
+  if (!url) return `(native: ${functionName || 'anonymous'})`;
+  if (url.startsWith('node:')) return 'node: internals';
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) {
+    const rest = url.slice(nm + '/node_modules/'.length).split('/');
+    return `pkg ${rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]}`;
+  }
+  const m = /\/packages\/([^/]+)\//.exec(url);
+  return m ? `pipcache ${m[1]}` : shortUrl(url);
+}
+
+export async function summarizeProfile(file: string, top = 15): Promise<ProfileSummary> {
+  const p = JSON.parse(await readFile(file, 'utf8')) as Profile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  p.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+  const fn = new Map<string, { name: string; where: string; us: number }>();
+  const origins = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const f = byId.get(id)!.callFrame;
+    const where = f.url ? `${shortUrl(f.url)}:${f.lineNumber + 1}` : '';
+    const key = `${f.functionName}\0${where}`;
+    const e = fn.get(key) ?? { name: f.functionName || '(anonymous)', where, us: 0 };
+    e.us += us;
+    fn.set(key, e);
+    const o = originOf(f);
+    origins.set(o, (origins.get(o) ?? 0) + us);
+  }
+  return {
+    file,
+    totalMs: (p.endTime - p.startTime) / 1000,
+    functions: [...fn.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map((e) => ({ name: e.name, where: e.where, ms: e.us / 1000 })),
+    origins: [...origins.entries()].sort((a, b) => b[1] - a[1]).map(([origin, us]) => ({ origin, ms: us / 1000 })),
+  };
+}
