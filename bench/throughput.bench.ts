@@ -1,0 +1,238 @@
+/**
+ * Benchmark 2: throughput of one large cached archive through pipcache's proxy
+ * (CONNECT + TLS interception, as pip does), against bare Node servers that
+ * stream the same file with 4 MiB reads.
+ *
+ *   node bench/run.mjs throughput [--size-mb 300] [--runs 3] [--no-curl]
+ *
+ * The wheel is generated once into bench/.work/bigwheel-<N>mb/ and reused.
+ * Every server runs in its own process (the 2-core machine runs the client in
+ * this one); figures are best-of-N, GB = 1e9 bytes. The plain-HTTP rows are a
+ * baseline only, for a later comparison with a plain-HTTP index mode.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { createTestCa } from '../test/fixtures/test-ca.js';
+import { buildPackages, type BuiltFile } from '../test/fixtures/packages.js';
+import { startFakePypi, type FakePypi } from '../test/fixtures/fake-pypi.js';
+import { startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
+import { proxyClient } from '../test/helpers/proxy-client.js';
+import { run } from '../test/helpers/proc.js';
+import { bounded, gbps, log, mb, secs, startChildServer, stopDaemon, table, tempDir, workDir, type ChildServer } from './lib/common.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    'size-mb': { type: 'string', default: '300' },
+    runs: { type: 'string', default: '3' },
+    'no-curl': { type: 'boolean', default: false },
+  },
+});
+const SIZE_MB = Math.max(1, Number(opts['size-mb']));
+const RUNS = Math.max(1, Number(opts.runs));
+const USE_CURL = !opts['no-curl'];
+const MiB = 1024 * 1024;
+const FETCH_TIMEOUT_MS = 300_000;
+const PROJECT = 'bigwheel';
+
+/** The big wheel, built once per size into bench/.work and reused while intact. */
+async function bigWheel(): Promise<BuiltFile> {
+  const dir = await workDir(`bigwheel-${SIZE_MB}mb`);
+  const manifest = join(dir, 'manifest.json');
+  if (existsSync(manifest)) {
+    const files = JSON.parse(await readFile(manifest, 'utf8')) as BuiltFile[];
+    const f = files[0];
+    if (f && existsSync(f.path) && (await stat(f.path)).size === f.size && (!f.metadata || existsSync(f.metadata.path))) {
+      log(`reusing ${f.path} (${mb(f.size)} MiB)`);
+      return f;
+    }
+  }
+  log(`generating a ${SIZE_MB} MiB-payload wheel into ${dir} (once)`);
+  const files = await buildPackages([{ name: PROJECT, version: '1.0.0', payloadBytes: SIZE_MB * MiB, kind: 'wheel' }], dir);
+  await writeFile(manifest, JSON.stringify(files, null, 2));
+  return files[0]!;
+}
+
+interface Sample {
+  bytes: number;
+  ms: number;
+}
+
+/** GET `url`, discarding the body; wall time from request to last byte. */
+async function fetchDiscard(url: string, dispatcher: Dispatcher): Promise<Sample> {
+  return bounded(
+    `GET ${url}`,
+    FETCH_TIMEOUT_MS,
+    (async () => {
+      const t0 = performance.now();
+      const res = await request(url, { dispatcher, headersTimeout: 30_000, bodyTimeout: 60_000 });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        throw new Error(`GET ${url}: status ${res.statusCode}`);
+      }
+      let bytes = 0;
+      for await (const chunk of res.body) bytes += (chunk as Buffer).length;
+      return { bytes, ms: performance.now() - t0 };
+    })(),
+  );
+}
+
+/** curl as a second client; size and total time as curl reports them. */
+async function curlDiscard(args: string[]): Promise<Sample> {
+  const r = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    timeoutMs: FETCH_TIMEOUT_MS,
+  });
+  if (r.code !== 0 || r.timedOut) throw new Error(`curl ${args.join(' ')} failed (code ${r.code}): ${r.stderr}`);
+  const [size, total] = r.stdout.trim().split(/\s+/).map(Number);
+  return { bytes: size ?? 0, ms: (total ?? 0) * 1000 };
+}
+
+async function curlVersion(): Promise<string | undefined> {
+  const r = await run('curl', ['--version'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeoutMs: 10_000 }).catch(() => undefined);
+  return r && r.code === 0 ? r.stdout.split('\n')[0] : undefined;
+}
+
+interface Row {
+  label: string;
+  client: string;
+  samples: Sample[];
+  measure: () => Promise<Sample>;
+}
+
+async function main(): Promise<void> {
+  const wheel = await bigWheel();
+  const tmp = await tempDir('throughput');
+  let pypi: FakePypi | undefined;
+  let daemon: TestDaemon | undefined;
+  const servers: ChildServer[] = [];
+  const agents: Dispatcher[] = [];
+  try {
+    const ca = await createTestCa(join(tmp, 'ca'));
+    const leaf = await ca.issue(['127.0.0.1', 'localhost']);
+    const certPath = join(tmp, 'leaf-cert.pem');
+    const keyPath = join(tmp, 'leaf-key.pem');
+    await writeFile(certPath, leaf.certPem);
+    await writeFile(keyPath, leaf.keyPem, { mode: 0o600 });
+
+    pypi = await startFakePypi({ ca, files: [wheel] });
+    daemon = await startDaemon({ resolve: pypi.resolve, caCertPath: ca.certPath, home: join(tmp, 'home') });
+    const bundle = daemon.pipEnv.PIP_CERT;
+    if (!bundle) throw new Error('pipcache env printed no PIP_CERT');
+    log(`daemon at ${daemon.address}`);
+
+    // The file URL as pip would see it: from the page pipcache serves.
+    const pc = proxyClient(daemon.address, bundle);
+    let fileUrl: string;
+    try {
+      const page = await bounded('page through proxy', 30_000, pc.get(`https://pypi.org/simple/${PROJECT}/`, { accept: 'application/vnd.pypi.simple.v1+json' }));
+      if (page.status !== 200) throw new Error(`page: status ${page.status}`);
+      const parsed = JSON.parse(page.body.toString('utf8')) as { files: { filename: string; url: string }[] };
+      const entry = parsed.files.find((f) => f.filename === wheel.filename);
+      if (!entry) throw new Error(`page does not list ${wheel.filename}`);
+      fileUrl = entry.url;
+    } finally {
+      await pc.close();
+    }
+
+    const viaProxy = new ProxyAgent({ uri: daemon.address, requestTls: { ca: readFileSync(bundle, 'utf8') } });
+    const direct = new Agent({ connect: { ca: ca.certPem } });
+    const plain = new Agent();
+    agents.push(viaProxy, direct, plain);
+
+    pypi.resetCounters();
+    log('cold fetch through pipcache (fills the cache)');
+    const cold = await fetchDiscard(fileUrl, viaProxy);
+    const coldArchiveGets = [...pypi.counters.files.values()].reduce((x, y) => x + y, 0);
+    if (cold.bytes !== wheel.size) throw new Error(`cold fetch: ${cold.bytes} bytes, expected ${wheel.size}`);
+    pypi.resetCounters();
+
+    const httpsServer = await startChildServer('file-server.ts', ['https', wheel.path, certPath, keyPath]);
+    servers.push(httpsServer);
+    const httpServer = await startChildServer('file-server.ts', ['http', wheel.path]);
+    servers.push(httpServer);
+    const httpsUrl = `https://127.0.0.1:${httpsServer.port}/${wheel.filename}`;
+    const httpUrl = `http://127.0.0.1:${httpServer.port}/${wheel.filename}`;
+
+    const rows: Row[] = [
+      { label: 'pipcache proxy, cached (CONNECT+TLS)', client: 'undici', samples: [], measure: () => fetchDiscard(fileUrl, viaProxy) },
+      { label: 'baseline https.createServer (TLS)', client: 'undici', samples: [], measure: () => fetchDiscard(httpsUrl, direct) },
+    ];
+    const curl = USE_CURL ? await curlVersion() : undefined;
+    if (curl) {
+      rows.push(
+        {
+          label: 'pipcache proxy, cached (CONNECT+TLS)',
+          client: 'curl',
+          samples: [],
+          measure: () => curlDiscard(['--proxy', daemon!.address, '--cacert', bundle, fileUrl]),
+        },
+        { label: 'baseline https.createServer (TLS)', client: 'curl', samples: [], measure: () => curlDiscard(['--cacert', ca.certPath, httpsUrl]) },
+      );
+    }
+    const plainRows: Row[] = [{ label: 'baseline http.createServer (plain)', client: 'undici', samples: [], measure: () => fetchDiscard(httpUrl, plain) }];
+    if (curl) plainRows.push({ label: 'baseline http.createServer (plain)', client: 'curl', samples: [], measure: () => curlDiscard([httpUrl]) });
+
+    // Warm-up (page cache, TLS sessions, JIT), not reported.
+    for (const r of [...rows, ...plainRows]) await r.measure();
+    for (let i = 0; i < RUNS; i++) {
+      log(`run ${i + 1}/${RUNS}`);
+      for (const r of [...rows, ...plainRows]) {
+        const s = await r.measure();
+        if (s.bytes !== wheel.size) throw new Error(`${r.label} (${r.client}): ${s.bytes} bytes, expected ${wheel.size}`);
+        r.samples.push(s);
+      }
+    }
+    const warmArchiveGets = [...pypi.counters.files.values()].reduce((x, y) => x + y, 0);
+
+    await stopDaemon(daemon);
+    const lines = await daemon.logs();
+    daemon = undefined;
+    const fileReqs = lines.filter((l) => l.msg === 'request' && l.path?.endsWith(wheel.filename));
+    const outcomes = new Map<string, number>();
+    for (const l of fileReqs) outcomes.set(String(l.cache), (outcomes.get(String(l.cache)) ?? 0) + 1);
+
+    const best = (r: Row) => Math.max(...r.samples.map((s) => gbps(s.bytes, s.ms)));
+    const fmt = (r: Row) => [r.label, r.client, best(r).toFixed(2), r.samples.map((s) => gbps(s.bytes, s.ms).toFixed(2)).join(' ')];
+
+    console.log('');
+    console.log(`== cached-file throughput: ${wheel.filename}, ${mb(wheel.size)} MiB, best of ${RUNS}, GB/s (1e9 B/s) ==`);
+    console.log(`cold fetch through pipcache (fake PyPI -> daemon verify+store -> client): ${secs(cold.ms)} s, ${gbps(cold.bytes, cold.ms).toFixed(2)} GB/s, upstream archive GETs ${coldArchiveGets}`);
+    console.log(`clients: undici (ProxyAgent/Agent) in the benchmark process, node ${process.version}; ${curl ?? 'curl not used'}`);
+    console.log('');
+    console.log(table(['TLS path', 'client', 'best GB/s', 'runs'], rows.map(fmt)));
+    console.log('');
+    const ratio = (client: string) => {
+      const p = rows.find((r) => r.client === client && r.label.startsWith('pipcache'));
+      const b = rows.find((r) => r.client === client && r.label.startsWith('baseline'));
+      return p && b ? (best(p) / best(b)).toFixed(2) : 'n/a';
+    };
+    console.log(`ratio pipcache/baseline https: undici ${ratio('undici')}${curl ? `, curl ${ratio('curl')}` : ''}`);
+    console.log('');
+    console.log('plain-HTTP baseline only (pipcache has no plain-HTTP index mode yet; for later comparison):');
+    console.log(table(['plain path', 'client', 'best GB/s', 'runs'], plainRows.map(fmt)));
+    console.log('');
+    console.log(
+      `upstream archive GETs during measurement: ${warmArchiveGets}${warmArchiveGets === 0 ? '' : '  <-- expected 0'}; daemon log for the file: ${[...outcomes.entries()].map(([k, v]) => `${k}:${v}`).join(' ')}`,
+    );
+    const p = rows[0]!;
+    const b = rows[1]!;
+    console.log('');
+    console.log(
+      `cached throughput: pipcache ${best(p).toFixed(2)} GB/s, https baseline ${best(b).toFixed(2)} GB/s, ratio ${(best(p) / best(b)).toFixed(2)} (undici, best of ${RUNS}, ${mb(wheel.size)} MiB)`,
+    );
+  } finally {
+    for (const a of agents) await a.close().catch(() => undefined);
+    for (const s of servers) await s.stop();
+    if (daemon) await stopDaemon(daemon);
+    if (pypi) await pypi.close().catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exitCode = 1;
+});
