@@ -78,8 +78,9 @@ describe('offline mode', () => {
   });
 
   it('refuses an uncached project fast, with pip\'s normal message and a log line naming it', async () => {
+    const v = await venv();
     const started = Date.now();
-    const r = await (await venv()).pip(['install', '--no-cache-dir', 'notcached'], daemon.pipEnv);
+    const r = await v.pip(['install', '--no-cache-dir', 'notcached'], daemon.pipEnv);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/No matching distribution found for notcached/);
     expect(Date.now() - started).toBeLessThan(15_000);
@@ -160,8 +161,9 @@ describe('index mode', () => {
   it('installs a cached closure with upstream stopped, without the user doing anything', async () => {
     await pypi.close();
     pypiUp = false;
+    const v = await venv();
     const started = Date.now();
-    const r = await (await venv()).pip(['install', '--no-cache-dir', 'offapp'], daemon.pipEnv);
+    const r = await v.pip(['install', '--no-cache-dir', 'offapp'], daemon.pipEnv);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(Date.now() - started).toBeLessThan(60_000);
   });

@@ -3,11 +3,12 @@
  * environment of a target (python version + platform tag) without running
  * the target interpreter.
  *
- * Evaluation follows `packaging.markers`: a comparison whose operator is a
- * version operator and whose two sides are valid PEP 440 versions (as a
- * version and a specifier) is a PEP 440 comparison (pre-releases allowed);
- * anything else is a plain string comparison. Comparisons on `extra`
- * normalize both sides (PEP 685).
+ * Evaluation follows `packaging.markers` (26.x): on python_version,
+ * python_full_version, implementation_version and platform_release, a
+ * version operator whose right side forms a valid specifier is a PEP 440
+ * comparison (pre-releases allowed); anything else is a string comparison
+ * where `<` / `>` are false and `<=` / `>=` mean equality. Comparisons on
+ * `extra` normalize both sides (PEP 685).
  */
 import { satisfies as pep440Satisfies, valid as pep440Valid } from '@renovatebot/pep440';
 import { validRange } from '@renovatebot/pep440/lib/specifier.js';
@@ -65,6 +66,13 @@ const ALIASES: Readonly<Record<string, MarkerVariable>> = {
 };
 
 const VERSION_OPS: ReadonlySet<string> = new Set(['<', '<=', '==', '!=', '>=', '>', '~=', '===']);
+/** packaging's MARKERS_REQUIRING_VERSION: only these compare as PEP 440 versions. */
+const VERSION_KEYS: ReadonlySet<MarkerVariable> = new Set<MarkerVariable>([
+  'python_version',
+  'python_full_version',
+  'implementation_version',
+  'platform_release',
+]);
 
 type Token =
   | { t: 'str'; v: string; pos: number }
@@ -226,6 +234,7 @@ function resolveValue(v: MarkerValue, env: MarkerEnv): string {
   return env[v.name] ?? '';
 }
 
+/** String comparison as in packaging 22+: ordering on non-versions is only equality. */
 function compareStrings(lhs: string, op: MarkerOp, rhs: string): boolean {
   switch (op) {
     case 'in':
@@ -234,17 +243,14 @@ function compareStrings(lhs: string, op: MarkerOp, rhs: string): boolean {
       return !rhs.includes(lhs);
     case '==':
     case '===':
+    case '<=':
+    case '>=':
       return lhs === rhs;
     case '!=':
       return lhs !== rhs;
     case '<':
-      return lhs < rhs;
-    case '<=':
-      return lhs <= rhs;
     case '>':
-      return lhs > rhs;
-    case '>=':
-      return lhs >= rhs;
+      return false;
     case '~=':
       // packaging raises UndefinedComparison; a marker that cannot be true is false.
       return false;
@@ -258,10 +264,12 @@ function evalCompare(m: Extract<Marker, { kind: 'compare' }>, env: MarkerEnv): b
     lhs = normalizeName(lhs);
     rhs = normalizeName(rhs);
   }
-  if (VERSION_OPS.has(m.op) && m.op !== '===') {
+  const key = m.left.kind === 'var' ? m.left.name : m.right.kind === 'var' ? m.right.name : undefined;
+  if (key !== undefined && VERSION_KEYS.has(key) && VERSION_OPS.has(m.op)) {
     const spec = `${m.op}${rhs}`;
-    if (pep440Valid(lhs) !== null && validRange(spec)) {
-      return pep440Satisfies(lhs, spec, { prereleases: true });
+    if (validRange(spec)) {
+      // packaging: a value that is not a version is contained in no specifier.
+      return pep440Valid(lhs) !== null && pep440Satisfies(lhs, spec, { prereleases: true });
     }
   }
   return compareStrings(lhs, m.op, rhs);
@@ -299,7 +307,7 @@ export function markerUsesExtra(m: Marker): boolean {
   return markerUsesExtra(m.left) || markerUsesExtra(m.right);
 }
 
-interface PlatformInfo {
+export interface PlatformInfo {
   os_name: string;
   sys_platform: string;
   platform_system: string;

@@ -47,7 +47,8 @@ describe('parseRequirementLine', () => {
     expect(badLine('foo[bar').message).toMatch(/^req\.txt:7: missing '\]'/);
     expect(badLine('foo ; python_version >').message).toMatch(/^req\.txt:7: invalid marker/);
     expect(badLine('-foo').code).toBe('E_BAD_REQUEST');
-    expect(badLine('foo>=1.0,').message).toMatch(/empty version clause/);
+    expect(badLine('foo>=1.0,,<2').message).toMatch(/empty version clause/);
+    expect(parseRequirementLine('foo>=1.0,', 's').specifier).toBe('>=1.0');
     expect(badLine('foo @ ').message).toMatch(/URL/);
     expect(badLine('foo ~= 1').message).toMatch(/invalid version specifier/);
   });

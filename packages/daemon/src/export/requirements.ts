@@ -52,10 +52,10 @@ function fail(source: string, why: string): PipcacheError {
 
 /** Normalizes and validates a specifier list; returns '' for none. */
 function parseSpecifier(text: string, source: string, whole: string): string {
-  const clauses = text
-    .split(',')
-    .map((c) => c.replace(/\s+/g, ''))
-    .filter((c, i, all) => c.length > 0 || all.length > 1);
+  const raw = text.split(',').map((c) => c.replace(/\s+/g, ''));
+  // packaging tolerates a trailing comma ('foo>=1,'), nothing else empty.
+  if (raw.length > 1 && raw[raw.length - 1] === '') raw.pop();
+  const clauses = raw.length === 1 && raw[0] === '' ? [] : raw;
   if (clauses.length === 0) return '';
   for (const clause of clauses) {
     if (clause.length === 0) throw fail(source, `empty version clause in '${whole}'`);

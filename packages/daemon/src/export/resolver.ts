@@ -376,13 +376,23 @@ export async function resolve(roots: Requirement[], source: CandidateSource, opt
   }
   const stack: ChoicePoint[] = [];
   let steps = 0;
+  // The first unresolved conflict and the state it happened in. If
+  // backtracking cannot fix it, resolution goes on from there (the best
+  // picks, the clearest explanation) rather than from the last branch tried.
+  let episode: { state: State; stack: ChoicePoint[]; edge: Edge; pinned: string } | null = null;
+  const sameEdge = (a: Edge, b: Edge): boolean =>
+    a.req.name === b.req.name && a.req.text === b.req.text && a.parent?.project === b.parent?.project;
   for (;;) {
     const edge = state.queue[state.head];
     if (edge === undefined) break;
     state.head++;
     steps++;
     const conflict = await apply(state, stack, edge);
-    if (conflict === null) continue;
+    if (conflict === null) {
+      if (episode !== null && sameEdge(edge, episode.edge)) episode = null; // resolved
+      continue;
+    }
+    episode ??= { state: cloneState(state), stack: [...stack], edge, pinned: conflict.pinned };
     if (steps < maxSteps) {
       steps++;
       const next = await backjump(stack, conflict);
@@ -391,12 +401,16 @@ export async function resolve(roots: Requirement[], source: CandidateSource, opt
         continue;
       }
     }
-    const others = (state.reqs.get(edge.req.name) ?? []).map(describeEdge).join(', ');
+    const ep = episode;
+    episode = null;
+    state = ep.state;
+    stack.splice(0, stack.length, ...ep.stack);
+    const others = (state.reqs.get(ep.edge.req.name) ?? []).map(describeEdge).join(', ');
     const gaveUp = steps >= maxSteps ? ` (gave up backtracking after ${maxSteps} steps)` : '';
     addMissing(state, {
-      project: edge.req.name,
-      requirement: edge.req.text,
-      reason: `conflict (${whereFrom(edge)}): ${edge.req.name} ${conflict.pinned} was chosen for ${others || 'other requirements'}, and no combination of cached versions satisfies all of them${gaveUp}`,
+      project: ep.edge.req.name,
+      requirement: ep.edge.req.text,
+      reason: `conflict (${whereFrom(ep.edge)}): ${ep.edge.req.name} ${ep.pinned} was chosen for ${others || 'other requirements'}, and no combination of cached versions satisfies all of them${gaveUp}`,
     });
   }
 
