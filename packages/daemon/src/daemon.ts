@@ -16,6 +16,10 @@ import { createProxyServer, type ProxyServer } from './proxy/server.js';
 import { listenControl } from './control/server.js';
 import { controlHandlers } from './control/handlers.js';
 import { Stats } from './stats.js';
+import { createExporter } from './control/export.js';
+import { Importer } from './files/importer.js';
+import { watchConfig, watchInbox } from './watch.js';
+import type { FSWatcher } from 'chokidar';
 
 export const VERSION = '0.1.0';
 
@@ -25,6 +29,8 @@ export interface DaemonOptions {
   logger: Logger;
   /** Extra CA file to put in the bundle (NODE_EXTRA_CA_CERTS). */
   extraCaFile?: string;
+  /** Environment for config reloads (PIPCACHE_* overrides keep applying). */
+  env?: NodeJS.ProcessEnv;
   /** Called after `stop` finished (main.ts exits the process). */
   onStopped?: () => void;
 }
@@ -50,6 +56,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   let offline = config.offline;
   let address = { host: config.host, port: config.port };
   let stopping: Promise<void> | undefined;
+  const watchers: FSWatcher[] = [];
   const startedAt = new Date();
   const stats = new Stats();
 
@@ -63,7 +70,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     db = new IndexDb(paths.index);
     const index = db;
     offline = index.getSetting<boolean>('offline') ?? config.offline;
-    upstream = new UpstreamClient(config.resolve, config.upstream);
+    upstream = new UpstreamClient(() => config.resolve, config.upstream);
     const up = upstream;
     const isOffline = (): boolean => offline;
     const pages = new PageService({ db: index, upstream: up, config: () => config, offline: isOffline, log: logger.child({ mod: 'pages' }) });
@@ -74,6 +81,21 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       offline: isOffline,
       log: logger.child({ mod: 'files' }),
       onStored: (host, project) => pages.bump(host, project),
+    });
+    const importer = new Importer({
+      db: index,
+      blobs,
+      log: logger.child({ mod: 'import' }),
+      index: () => new URL(config.indexUpstream).host,
+      onStored: (host, project) => pages.bump(host, project),
+    });
+    const exporter = createExporter({
+      db: index,
+      blobs,
+      pages,
+      files,
+      offline: isOffline,
+      indexOrigin: () => new URL(config.indexUpstream),
     });
     const router = new Router({
       db: index,
@@ -105,6 +127,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         stop: () => {
           void stop();
         },
+        exporter,
+        importer,
       }),
       logger.child({ mod: 'control' }),
     );
@@ -125,6 +149,24 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         resolve();
       });
     });
+    watchers.push(await watchInbox(paths.inbox, (p, r) => importer.importFile(p, r), logger.child({ mod: 'inbox' })));
+    watchers.push(
+      await watchConfig(
+        paths.config,
+        opts.env ?? {},
+        (next) => {
+          const prev = config;
+          config = next;
+          if (next.offline !== prev.offline) {
+            offline = next.offline;
+            void index.setSetting('offline', offline);
+          }
+          const restart = (['port', 'host'] as const).filter((k) => next[k] !== prev[k]);
+          logger.info({ offline, ...(restart.length ? { needsRestart: restart } : {}) }, 'config reloaded');
+        },
+        logger.child({ mod: 'config' }),
+      ),
+    );
     const addr = server.address() as net.AddressInfo;
     address = { host: config.host, port: addr.port };
     logger.info({ ...address, home: paths.home, offline }, 'pipcache daemon listening');
@@ -142,6 +184,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     stopping ??= (async () => {
       logger.info('stopping');
       control?.close();
+      await Promise.all(watchers.map((w) => w.close()));
       const server = proxy?.server;
       const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
       server?.closeIdleConnections();

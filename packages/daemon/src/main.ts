@@ -27,6 +27,7 @@ export async function runDaemon({ env, announce }: RunDaemonOptions): Promise<vo
     config,
     paths,
     logger,
+    env,
     ...(env.NODE_EXTRA_CA_CERTS ? { extraCaFile: env.NODE_EXTRA_CA_CERTS } : {}),
     onStopped: () => {
       rmSync(paths.pidFile, { force: true });

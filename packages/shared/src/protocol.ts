@@ -64,3 +64,75 @@ export interface LsResult {
   projects: { name: string; versions: number; files: number; storedFiles: number; bytes: number }[];
   files?: LsFile[];
 }
+
+/** A requirement line as written, with where it came from (file:line). */
+export interface RequirementText {
+  text: string;
+  source: string;
+}
+
+export interface ExportTarget {
+  /** '3.11' or '3.11.7'. */
+  pythonVersion: string;
+  /** Wheel platform tags; empty = the default Linux x86_64 set. */
+  platforms: string[];
+  /** PEP 508 environment of the target interpreter, when known exactly. */
+  markerEnv?: Record<string, string>;
+  /** The target interpreter's own supported tags, when known exactly. */
+  tags?: string[];
+}
+
+export interface ExportRequest {
+  /** Absolute path of the find-links directory. */
+  dir: string;
+  roots: RequirementText[];
+  constraints: RequirementText[];
+  pre: boolean;
+  all: boolean;
+  noDeps: boolean;
+  prune: boolean;
+  /** Only report what DIR lacks; write nothing. */
+  check: boolean;
+  target: ExportTarget;
+}
+
+export interface ExportedFile {
+  filename: string;
+  project: string;
+  version: string;
+  sha256: string;
+  size: number;
+  action: 'linked' | 'copied' | 'skipped' | 'missing';
+}
+
+export interface ExportResult {
+  dir: string;
+  files: number;
+  bytes: number;
+  linked: number;
+  copied: number;
+  skipped: number;
+  pruned: string[];
+  written: ExportedFile[];
+  /** With `check`: what DIR lacks (empty when complete). */
+  lacking?: ExportedFile[];
+  /** Versions chosen without known dependencies (no metadata cached). */
+  noMetadata: { project: string; version: string }[];
+  /** Chosen versions that only have an sdist: pip must build them. */
+  sdistOnly: { project: string; version: string }[];
+}
+
+export interface ImportedFile {
+  path: string;
+  project: string;
+  version: string;
+  filename: string;
+  sha256: string;
+  size: number;
+}
+
+export interface ImportResult {
+  imported: ImportedFile[];
+  already: ImportedFile[];
+  skipped: { path: string; reason: string }[];
+}

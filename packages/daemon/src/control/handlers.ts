@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, PipcacheError, type HelloResult } from '@pipcache/shared';
+import { PROTOCOL_VERSION, PipcacheError, type ExportRequest, type HelloResult } from '@pipcache/shared';
 import type { Handler } from './server.js';
 import type { ControlServices } from './services.js';
 import { ls } from './ls.js';
@@ -17,9 +17,35 @@ export function controlHandlers(s: ControlServices): Record<string, Handler> {
       }
       return { offline: s.isOffline() };
     },
+    export: (args) => s.exporter(checkExportRequest(args)),
+    import: (args) => {
+      const paths = args.paths;
+      if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string' && p.startsWith('/'))) {
+        throw new PipcacheError('E_USAGE', 'import: expected absolute paths');
+      }
+      return s.importer.importPaths(paths as string[]);
+    },
     stop: () => {
       setImmediate(() => s.stop());
       return { stopping: true };
     },
   };
+}
+
+const isLines = (v: unknown): boolean =>
+  Array.isArray(v) && v.every((l) => typeof l === 'object' && l !== null && typeof (l as { text?: unknown }).text === 'string');
+
+function checkExportRequest(args: Record<string, unknown>): ExportRequest {
+  const t = args.target as Record<string, unknown> | undefined;
+  const ok =
+    typeof args.dir === 'string' &&
+    args.dir.startsWith('/') &&
+    isLines(args.roots) &&
+    isLines(args.constraints) &&
+    typeof t === 'object' &&
+    t !== null &&
+    typeof t.pythonVersion === 'string' &&
+    Array.isArray(t.platforms);
+  if (!ok) throw new PipcacheError('E_PROTOCOL', 'export: malformed request');
+  return args as unknown as ExportRequest;
 }

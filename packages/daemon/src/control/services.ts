@@ -2,6 +2,8 @@ import type { Config, HomePaths } from '@pipcache/shared';
 import type { IndexDb } from '../store/index-db.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Stats } from '../stats.js';
+import type { ExportRequest, ExportResult } from '@pipcache/shared';
+import type { Importer } from '../files/importer.js';
 
 /** What control handlers may use; they never reach LMDB except through IndexDb. */
 export interface ControlServices {
@@ -16,4 +18,6 @@ export interface ControlServices {
   isOffline: () => boolean;
   setOffline: (on: boolean) => Promise<void>;
   stop: () => void;
+  exporter: (req: ExportRequest) => Promise<ExportResult>;
+  importer: Importer;
 }

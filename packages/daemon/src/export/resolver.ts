@@ -42,6 +42,8 @@ export interface ResolveOptions {
   markerEnv: MarkerEnv;
   pre: boolean;
   constraints: Requirement[];
+  /** The exact tags the target interpreter supports (e.g. from its own `sys_tags()`); derived from `target` when absent. */
+  supportedTags?: Set<string>;
   /** Bound on resolver work (edges processed + backjumps); default 10,000. */
   maxSteps?: number;
 }
@@ -139,7 +141,7 @@ function isPrerelease(v: string): boolean {
 
 export async function resolve(roots: Requirement[], source: CandidateSource, opts: ResolveOptions): Promise<Resolution> {
   const maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
-  const supported = supportedTags(opts.target);
+  const supported = opts.supportedTags ?? supportedTags(opts.target);
   const pythonFull = parsePythonVersion(opts.target.pythonVersion).full;
   const baseEnv: MarkerEnv = { ...opts.markerEnv, extra: '' };
   const markerTrue = (r: Requirement, extra = ''): boolean =>

@@ -111,6 +111,14 @@ export class Download extends EventEmitter {
     }
   }
 
+  /** Resolves when the download is verified and stored; rejects with its error. */
+  async whenFinished(): Promise<void> {
+    while (this.state !== 'done' && this.state !== 'failed') {
+      await new Promise((resolve) => this.once('state', resolve));
+    }
+    if (this.state === 'failed') throw this.error ?? new PipcacheError('E_UPSTREAM', `${this.url}: download failed`);
+  }
+
   /** Waits for more bytes or a state change. */
   next(): Promise<void> {
     return new Promise((resolve) => this.once('progress', resolve));

@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { PipcacheError } from '@pipcache/shared';
 import type { BlobStore } from '../store/blob-store.js';
 import type { FileRecord, IndexDb, UrlRecord } from '../store/index-db.js';
 import type { UpstreamClient } from '../upstream/client.js';
@@ -92,6 +93,21 @@ export class FileService {
     ctx.outcome = 'miss';
     await this.streamMiss(ctx, t);
     return true;
+  }
+
+  /**
+   * Makes sure a known file is in the blob store (downloading it when online)
+   * and returns its blob path. For export and metadata reads; no client involved.
+   */
+  async ensureStored(lookup: UrlRecord): Promise<string> {
+    const rec = this.deps.db.getFile(lookup.key);
+    if (!rec) throw new PipcacheError('E_NOT_FOUND', `not in the index: ${lookup.key.replaceAll('\u0000', ' ')}`);
+    const t = targetOf(rec, lookup.metadata);
+    if (t.stored && (await this.deps.blobs.size(t.stored)) !== null) return this.deps.blobs.path(t.stored);
+    if (this.deps.offline()) throw new PipcacheError('E_OFFLINE_MISS', `offline and not cached: ${t.filename}`);
+    if (t.sha256 === null) throw new PipcacheError('E_UPSTREAM', `${t.filename}: the index gives no sha256, so it cannot be cached`);
+    await this.download(t).whenFinished();
+    return this.deps.blobs.path(t.sha256);
   }
 
   private recordHit(key: string): void {

@@ -40,8 +40,8 @@ export class UpstreamClient {
   private readonly agent: Agent;
 
   constructor(
-    private readonly resolve: Record<string, string>,
-    private readonly timeouts: UpstreamTimeouts,
+    private readonly resolve: () => Record<string, string>,
+    timeouts: UpstreamTimeouts,
   ) {
     const connector = buildConnector({ timeout: timeouts.connectMs });
     this.agent = new Agent({
@@ -51,7 +51,7 @@ export class UpstreamClient {
       bodyTimeout: timeouts.bodyMs,
       connect: (opts, callback) => {
         const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
-        const target = resolveTarget(this.resolve, opts.hostname, port);
+        const target = resolveTarget(this.resolve(), opts.hostname, port);
         connector(
           { ...opts, hostname: target.host, port: String(target.port), servername: opts.servername ?? opts.hostname },
           callback,

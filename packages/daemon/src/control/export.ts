@@ -1,0 +1,112 @@
+import {
+  PipcacheError,
+  type ExportRequest,
+  type ExportResult,
+  type ExportedFile,
+} from '@pipcache/shared';
+import { CacheSource } from '../export/cache-source.js';
+import { markerEnvFor, type MarkerEnv } from '../export/markers.js';
+import { parseRequirementLine, type Requirement } from '../export/requirements.js';
+import { resolve } from '../export/resolver.js';
+import type { FileService } from '../files/file-service.js';
+import { alreadyThere, writeExport, type ExportItem } from '../files/export-writer.js';
+import type { PageService } from '../pages/page-service.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { fileKey, type FileRecord, type IndexDb } from '../store/index-db.js';
+
+export interface ExporterDeps {
+  db: IndexDb;
+  blobs: BlobStore;
+  pages: PageService;
+  files: FileService;
+  offline: () => boolean;
+  indexOrigin: () => URL;
+}
+
+interface Picked {
+  rec: FileRecord;
+  item: ExportItem;
+}
+
+function parseAll(lines: { text: string; source: string }[]): Requirement[] {
+  return lines.map((l) => parseRequirementLine(l.text, l.source));
+}
+
+function markerEnv(req: ExportRequest): MarkerEnv {
+  const derived = markerEnvFor({ pythonVersion: req.target.pythonVersion, ...(req.target.platforms[0] ? { platform: req.target.platforms[0] } : {}) });
+  return { ...derived, ...(req.target.markerEnv ?? {}) } as MarkerEnv;
+}
+
+/**
+ * `pipcache export`: resolve the requirement closure against the cache (and,
+ * online, upstream), make sure every chosen file is stored, then write or
+ * check the find-links directory. Offline, anything missing fails the whole
+ * export before a file is written.
+ */
+export function createExporter(d: ExporterDeps): (req: ExportRequest) => Promise<ExportResult> {
+  return async (req) => {
+    const online = !d.offline();
+    const picked: Picked[] = [];
+    const noMetadata: { project: string; version: string }[] = [];
+    const sdistOnly: { project: string; version: string }[] = [];
+    if (req.all) {
+      for (const rec of d.db.allFiles()) if (rec.stored && rec.sha256) picked.push(await toPicked(d, rec, rec.sha256));
+    } else {
+      const roots = parseAll(req.roots);
+      if (roots.length === 0) throw new PipcacheError('E_USAGE', 'nothing to export: give -r FILE, SPEC or --all');
+      const source = new CacheSource({ db: d.db, blobs: d.blobs, pages: d.pages, files: d.files, online, indexOrigin: d.indexOrigin(), noDeps: req.noDeps });
+      const res = await resolve(roots, source, {
+        target: { pythonVersion: req.target.pythonVersion, platforms: req.target.platforms, implementation: 'cp' },
+        ...(req.target.tags ? { supportedTags: new Set(req.target.tags) } : {}),
+        markerEnv: markerEnv(req),
+        pre: req.pre,
+        constraints: parseAll(req.constraints),
+      });
+      if (res.missing.length > 0) {
+        const list = res.missing.map((m) => `  ${m.requirement}: ${m.reason}`).join('\n');
+        throw new PipcacheError(
+          online ? 'E_NOT_FOUND' : 'E_OFFLINE_MISS',
+          `${online ? 'cannot export' : 'offline, and the cache lacks'} ${res.missing.length} requirement(s):\n${list}`,
+          { hint: online ? 'check the names and versions' : 'go online (`pipcache offline off`) or install them once through pipcache' },
+        );
+      }
+      noMetadata.push(...res.noMetadata);
+      for (const c of res.chosen) {
+        if (c.files.every((f) => f.kind === 'sdist')) sdistOnly.push({ project: c.project, version: c.version });
+        for (const f of c.files) {
+          const rec = d.db.getFile(fileKey(c.project, c.version, f.filename));
+          if (!rec?.sha256) continue;
+          if (!rec.stored) await d.files.ensureStored({ key: fileKey(rec.project, rec.version, rec.filename), metadata: false });
+          picked.push(await toPicked(d, rec, rec.sha256));
+        }
+      }
+    }
+    const byName = new Map(picked.map((p) => [p.item.filename, p]));
+    const describe = (p: Picked, action: ExportedFile['action']): ExportedFile => ({
+      filename: p.item.filename,
+      project: p.rec.project,
+      version: p.rec.version,
+      sha256: p.item.sha256,
+      size: p.item.size,
+      action,
+    });
+    if (req.check) {
+      const lacking: ExportedFile[] = [];
+      for (const p of byName.values()) if (!(await alreadyThere(req.dir, p.item).catch(() => false))) lacking.push(describe(p, 'missing'));
+      const bytes = [...byName.values()].reduce((a, p) => a + p.item.size, 0);
+      return { dir: req.dir, files: byName.size, bytes, linked: 0, copied: 0, skipped: 0, pruned: [], written: [], lacking, noMetadata, sdistOnly };
+    }
+    const summary = await writeExport(req.dir, [...byName.values()].map((p) => p.item), { prune: req.prune });
+    return {
+      ...summary,
+      written: summary.written.map((w) => describe(byName.get(w.filename) as Picked, w.action)),
+      noMetadata,
+      sdistOnly,
+    };
+  };
+}
+
+async function toPicked(d: ExporterDeps, rec: FileRecord, sha256: string): Promise<Picked> {
+  const size = rec.size ?? (await d.blobs.size(sha256)) ?? 0;
+  return { rec, item: { filename: rec.filename, blobPath: d.blobs.path(sha256), sha256, size } };
+}

@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { parseArchiveFilename } from '@pipcache/shared';
+import type { FileService } from '../files/file-service.js';
+import type { PageService } from '../pages/page-service.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { fileKey, type FileRecord, type IndexDb } from '../store/index-db.js';
+import { parseCoreMetadata, readSdistMetadata, readWheelMetadata } from './metadata.js';
+import type { CandidateFile, CandidateSource } from './resolver.js';
+
+export interface CacheSourceDeps {
+  db: IndexDb;
+  blobs: BlobStore;
+  pages: PageService;
+  files: FileService;
+  /** Online: refresh pages and fetch what is missing; offline: the cache only. */
+  online: boolean;
+  indexOrigin: URL;
+  /** --no-deps: report no dependencies. */
+  noDeps: boolean;
+}
+
+/**
+ * The resolver's view of the cache. Offline it sees stored files only;
+ * online it refreshes each project's page first and sees every listed file,
+ * fetching metadata (PEP 658 file, else the archive) when it needs it.
+ */
+export class CacheSource implements CandidateSource {
+  private readonly refreshed = new Set<string>();
+  private readonly deps = new Map<string, Promise<string[] | null>>();
+
+  constructor(private readonly d: CacheSourceDeps) {}
+
+  private async records(project: string): Promise<FileRecord[]> {
+    if (this.d.online && !this.refreshed.has(project)) {
+      this.refreshed.add(project);
+      await this.d.pages.get(this.d.indexOrigin, project).catch(() => null);
+    }
+    return this.d.db.projectFiles(project).filter((r) => this.d.online || r.stored);
+  }
+
+  async versions(project: string): Promise<{ version: string; files: CandidateFile[] }[]> {
+    const byVersion = new Map<string, CandidateFile[]>();
+    for (const r of await this.records(project)) {
+      const parsed = parseArchiveFilename(r.filename, r.project);
+      if (!parsed) continue;
+      const list = byVersion.get(r.version) ?? [];
+      list.push({
+        filename: r.filename,
+        kind: r.kind,
+        yanked: r.yanked,
+        ...(r.requiresPython ? { requiresPython: r.requiresPython } : {}),
+        ...(parsed.tags ? { tags: parsed.tags } : {}),
+      });
+      byVersion.set(r.version, list);
+    }
+    return [...byVersion].map(([version, files]) => ({ version, files }));
+  }
+
+  requiresDist(project: string, version: string): Promise<string[] | null> {
+    if (this.d.noDeps) return Promise.resolve([]);
+    const key = `${project}\u0000${version}`;
+    let p = this.deps.get(key);
+    if (!p) {
+      p = this.readRequires(project, version);
+      this.deps.set(key, p);
+    }
+    return p;
+  }
+
+  private async readRequires(project: string, version: string): Promise<string[] | null> {
+    const recs = (await this.records(project)).filter((r) => r.version === version);
+    const key = (r: FileRecord) => fileKey(r.project, r.version, r.filename);
+    // Cheapest first: a stored .metadata, a stored wheel, a stored sdist; then fetch.
+    const withMeta = recs.find((r) => r.metadataStored);
+    if (withMeta?.metadataStored) return parseCoreMetadata(await readFile(this.d.blobs.path(withMeta.metadataStored), 'utf8')).requiresDist;
+    const wheel = recs.find((r) => r.kind === 'wheel' && r.stored && r.sha256);
+    if (wheel?.sha256) return (await readWheelMetadata(this.d.blobs.path(wheel.sha256))).requiresDist;
+    const sdist = recs.find((r) => r.kind === 'sdist' && r.stored && r.sha256);
+    if (sdist?.sha256) {
+      const meta = await readSdistMetadata(this.d.blobs.path(sdist.sha256)).catch(() => null);
+      if (meta) return meta.requiresDist;
+    }
+    if (!this.d.online) return null;
+    const remoteMeta = recs.find((r) => r.coreMetadata !== false && r.coreMetadata.hashes.sha256);
+    if (remoteMeta) {
+      const path = await this.d.files.ensureStored({ key: key(remoteMeta), metadata: true });
+      return parseCoreMetadata(await readFile(path, 'utf8')).requiresDist;
+    }
+    const anyWheel = recs.find((r) => r.kind === 'wheel' && r.sha256);
+    if (anyWheel) return (await readWheelMetadata(await this.d.files.ensureStored({ key: key(anyWheel), metadata: false }))).requiresDist;
+    const anySdist = recs.find((r) => r.kind === 'sdist' && r.sha256);
+    if (anySdist) {
+      const meta = await readSdistMetadata(await this.d.files.ensureStored({ key: key(anySdist), metadata: false })).catch(() => null);
+      return meta ? meta.requiresDist : null;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,108 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PipcacheError, isSafeFilename, parseArchiveFilename } from '@pipcache/shared';
+
+export interface ExportItem {
+  filename: string;
+  blobPath: string;
+  sha256: string;
+  size: number;
+}
+
+export type ExportAction = 'linked' | 'copied' | 'skipped';
+
+export interface ExportSummary {
+  dir: string;
+  files: number;
+  bytes: number;
+  linked: number;
+  copied: number;
+  skipped: number;
+  pruned: string[];
+  written: { filename: string; sha256: string; size: number; action: ExportAction }[];
+}
+
+export async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function sizeOf(path: string): Promise<number | null> {
+  try {
+    const st = await stat(path);
+    return st.isFile() ? st.size : null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** True when `dir/filename` already holds exactly this content. */
+export async function alreadyThere(dir: string, item: ExportItem): Promise<boolean> {
+  const path = join(dir, item.filename);
+  return (await sizeOf(path)) === item.size && (await sha256Of(path)) === item.sha256;
+}
+
+/**
+ * Places one file: hardlinked from the blob when DIR is on the same
+ * filesystem, else copied; under a temp name, verified, then renamed.
+ */
+async function place(dir: string, item: ExportItem): Promise<ExportAction> {
+  const target = join(dir, item.filename);
+  const tmp = join(dir, `.${item.filename}.${randomBytes(6).toString('hex')}.pipcache-tmp`);
+  let action: ExportAction = 'linked';
+  try {
+    try {
+      await link(item.blobPath, tmp);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
+      await copyFile(item.blobPath, tmp);
+      action = 'copied';
+    }
+    const digest = await sha256Of(tmp);
+    if (digest !== item.sha256) {
+      throw new PipcacheError('E_HASH_MISMATCH', `${item.filename}: the cached copy hashes to ${digest}, expected ${item.sha256}; not exported`);
+    }
+    await rename(tmp, target);
+    return action;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    if (err instanceof PipcacheError) throw err;
+    throw new PipcacheError('E_DISK', `cannot write ${target}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Writes a find-links directory. Files already present with the same content
+ * are skipped; nothing is deleted unless `prune`, which removes archives
+ * (wheels, sdists) in DIR that are not part of this export.
+ */
+export async function writeExport(dir: string, items: ExportItem[], opts: { prune: boolean }): Promise<ExportSummary> {
+  for (const item of items) {
+    if (!isSafeFilename(item.filename)) throw new PipcacheError('E_BAD_FILENAME', `refusing to write ${JSON.stringify(item.filename)}`);
+  }
+  await mkdir(dir, { recursive: true });
+  const summary: ExportSummary = { dir, files: 0, bytes: 0, linked: 0, copied: 0, skipped: 0, pruned: [], written: [] };
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (seen.has(item.filename)) continue;
+    seen.add(item.filename);
+    const action = (await alreadyThere(dir, item)) ? 'skipped' : await place(dir, item);
+    summary[action]++;
+    summary.files++;
+    summary.bytes += item.size;
+    summary.written.push({ filename: item.filename, sha256: item.sha256, size: item.size, action });
+  }
+  if (opts.prune) {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (!entry.isFile() || seen.has(entry.name) || !parseArchiveFilename(entry.name)) continue;
+      await rm(join(dir, entry.name));
+      summary.pruned.push(entry.name);
+    }
+  }
+  return summary;
+}
