@@ -10,6 +10,8 @@ import { status } from './commands/status.js';
 import { ls } from './commands/ls.js';
 import { logs } from './commands/logs.js';
 import { offline } from './commands/offline.js';
+import * as exportCmd from './commands/export.js';
+import { importCmd } from './commands/import.js';
 
 type Outcome = { result: unknown; text: string };
 
@@ -47,6 +49,18 @@ export function buildCli(argv: string[]): Argv {
       'switch offline mode: no upstream traffic at all',
       (y) => jsonOpt(y).positional('state', { choices: ['on', 'off', 'status'] as const, demandOption: true }),
       (a) => emit(a.json, () => offline({ state: a.state })),
+    )
+    .command(
+      'export <dir> [specs..]',
+      'write a find-links directory for a project (pip install --no-index --find-links DIR)',
+      exportCmd.builder,
+      (a) => emit(a.json, () => exportCmd.exportCmd(a)),
+    )
+    .command(
+      'import <paths..>',
+      'index existing wheels and sdists (a packages/ directory, a wheel cache) into the cache',
+      (y) => jsonOpt(y).positional('paths', { type: 'string', array: true, demandOption: true }),
+      (a) => emit(a.json, () => importCmd({ paths: a.paths as string[] })),
     )
     .demandCommand(1, 'name a command (see --help)')
     .strict()

@@ -8,6 +8,9 @@ import type { FileRecord } from '../store/index-db.js';
 import type { RequestContext } from './context.js';
 import { sendText } from './send.js';
 
+/** Rendered pages kept in memory (each is one project in one format). */
+const MAX_RENDERED = 2000;
+
 interface Rendered {
   revision: number;
   body: Buffer;
@@ -134,6 +137,9 @@ export class PageResponder {
     const body = Buffer.from(text, 'utf8');
     const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`;
     const out = { revision: result.revision, body, etag };
+    // A Map iterates in insertion order: dropping the first key evicts the oldest render.
+    if (this.rendered.size >= MAX_RENDERED) this.rendered.delete(this.rendered.keys().next().value as string);
+    this.rendered.delete(key);
     this.rendered.set(key, out);
     return out;
   }
