@@ -14,14 +14,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, ProxyAgent, type Dispatcher } from 'undici';
 import { createTestCa } from '../test/fixtures/test-ca.js';
 import { buildPackages, type BuiltFile } from '../test/fixtures/packages.js';
 import { startFakePypi, type FakePypi } from '../test/fixtures/fake-pypi.js';
 import { startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
 import { proxyClient } from '../test/helpers/proxy-client.js';
 import { run } from '../test/helpers/proc.js';
-import { bounded, gbps, log, mb, secs, startChildServer, stopDaemon, table, tempDir, workDir, type ChildServer } from './lib/common.js';
+import { bounded, gbps, log, mb, median, secs, startChildServer, stopDaemon, table, tempDir, workDir, type ChildServer } from './lib/common.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -60,22 +60,42 @@ interface Sample {
   ms: number;
 }
 
-/** GET `url`, discarding the body; wall time from request to last byte. */
+/**
+ * GET `url`, discarding the body; wall time from request to last byte. Uses
+ * undici's raw dispatch handler: no stream or async-iterator layer, which on
+ * this machine halves what `for await (res.body)` manages, so the client is
+ * as far from being the bottleneck as Node allows.
+ */
 async function fetchDiscard(url: string, dispatcher: Dispatcher): Promise<Sample> {
+  const u = new URL(url);
   return bounded(
     `GET ${url}`,
     FETCH_TIMEOUT_MS,
-    (async () => {
+    new Promise<Sample>((resolve, reject) => {
       const t0 = performance.now();
-      const res = await request(url, { dispatcher, headersTimeout: 30_000, bodyTimeout: 60_000 });
-      if (res.statusCode !== 200) {
-        await res.body.dump();
-        throw new Error(`GET ${url}: status ${res.statusCode}`);
-      }
       let bytes = 0;
-      for await (const chunk of res.body) bytes += (chunk as Buffer).length;
-      return { bytes, ms: performance.now() - t0 };
-    })(),
+      let status = 0;
+      // Legacy handler shape: undici 7's ProxyAgent path still asserts onConnect.
+      const handler = {
+        onConnect() {},
+        onHeaders(statusCode: number) {
+          status = statusCode;
+          return true;
+        },
+        onData(chunk: Buffer) {
+          bytes += chunk.length;
+          return true;
+        },
+        onComplete() {
+          if (status !== 200) reject(new Error(`GET ${url}: status ${status}`));
+          else resolve({ bytes, ms: performance.now() - t0 });
+        },
+        onError(err: Error) {
+          reject(err);
+        },
+      } as unknown as Dispatcher.DispatchHandler;
+      dispatcher.dispatch({ origin: u.origin, path: u.pathname + u.search, method: 'GET', headersTimeout: 30_000, bodyTimeout: 60_000 }, handler);
+    }),
   );
 }
 
@@ -99,7 +119,24 @@ interface Row {
   label: string;
   client: string;
   samples: Sample[];
+  /** Process serving this row (daemon or baseline child), for CPU accounting. */
+  serverPid: number | undefined;
+  /** Server CPU seconds (user+sys) per run. */
+  serverCpu: number[];
   measure: () => Promise<Sample>;
+}
+
+/** user+sys CPU seconds of a process, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state); utime/stime are fields 14/15, in clock ticks (100/s on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 async function main(): Promise<void> {
@@ -142,6 +179,7 @@ async function main(): Promise<void> {
     const plain = new Agent();
     agents.push(viaProxy, direct, plain);
 
+    const daemonPid = (JSON.parse(await readFile(join(daemon.home, 'daemon.json'), 'utf8')) as { pid?: number }).pid;
     pypi.resetCounters();
     log('cold fetch through pipcache (fills the cache)');
     const cold = await fetchDiscard(fileUrl, viaProxy);
@@ -157,8 +195,8 @@ async function main(): Promise<void> {
     const httpUrl = `http://127.0.0.1:${httpServer.port}/${wheel.filename}`;
 
     const rows: Row[] = [
-      { label: 'pipcache proxy, cached (CONNECT+TLS)', client: 'undici', samples: [], measure: () => fetchDiscard(fileUrl, viaProxy) },
-      { label: 'baseline https.createServer (TLS)', client: 'undici', samples: [], measure: () => fetchDiscard(httpsUrl, direct) },
+      { label: 'pipcache proxy, cached (CONNECT+TLS)', client: 'undici', samples: [], serverPid: daemonPid, serverCpu: [], measure: () => fetchDiscard(fileUrl, viaProxy) },
+      { label: 'baseline https.createServer (TLS)', client: 'undici', samples: [], serverPid: httpsServer.child.pid, serverCpu: [], measure: () => fetchDiscard(httpsUrl, direct) },
     ];
     const curl = USE_CURL ? await curlVersion() : undefined;
     if (curl) {
@@ -167,20 +205,25 @@ async function main(): Promise<void> {
           label: 'pipcache proxy, cached (CONNECT+TLS)',
           client: 'curl',
           samples: [],
+          serverPid: daemonPid,
+          serverCpu: [],
           measure: () => curlDiscard(['--proxy', daemon!.address, '--cacert', bundle, fileUrl]),
         },
-        { label: 'baseline https.createServer (TLS)', client: 'curl', samples: [], measure: () => curlDiscard(['--cacert', ca.certPath, httpsUrl]) },
+        { label: 'baseline https.createServer (TLS)', client: 'curl', samples: [], serverPid: httpsServer.child.pid, serverCpu: [], measure: () => curlDiscard(['--cacert', ca.certPath, httpsUrl]) },
       );
     }
-    const plainRows: Row[] = [{ label: 'baseline http.createServer (plain)', client: 'undici', samples: [], measure: () => fetchDiscard(httpUrl, plain) }];
-    if (curl) plainRows.push({ label: 'baseline http.createServer (plain)', client: 'curl', samples: [], measure: () => curlDiscard([httpUrl]) });
+    const plainRows: Row[] = [{ label: 'baseline http.createServer (plain)', client: 'undici', samples: [], serverPid: httpServer.child.pid, serverCpu: [], measure: () => fetchDiscard(httpUrl, plain) }];
+    if (curl) plainRows.push({ label: 'baseline http.createServer (plain)', client: 'curl', samples: [], serverPid: httpServer.child.pid, serverCpu: [], measure: () => curlDiscard([httpUrl]) });
 
     // Warm-up (page cache, TLS sessions, JIT), not reported.
     for (const r of [...rows, ...plainRows]) await r.measure();
     for (let i = 0; i < RUNS; i++) {
       log(`run ${i + 1}/${RUNS}`);
       for (const r of [...rows, ...plainRows]) {
+        const cpu0 = cpuSeconds(r.serverPid);
         const s = await r.measure();
+        const cpu1 = cpuSeconds(r.serverPid);
+        if (cpu0 !== undefined && cpu1 !== undefined) r.serverCpu.push(cpu1 - cpu0);
         if (s.bytes !== wheel.size) throw new Error(`${r.label} (${r.client}): ${s.bytes} bytes, expected ${wheel.size}`);
         r.samples.push(s);
       }
@@ -195,14 +238,17 @@ async function main(): Promise<void> {
     for (const l of fileReqs) outcomes.set(String(l.cache), (outcomes.get(String(l.cache)) ?? 0) + 1);
 
     const best = (r: Row) => Math.max(...r.samples.map((s) => gbps(s.bytes, s.ms)));
-    const fmt = (r: Row) => [r.label, r.client, best(r).toFixed(2), r.samples.map((s) => gbps(s.bytes, s.ms).toFixed(2)).join(' ')];
+    // Server-side CPU per GB (median over runs): separates "server burns more CPU" from "waiting".
+    const cpuPerGb = (r: Row) =>
+      r.serverCpu.length === 0 ? 'n/a' : median(r.serverCpu.map((c, i) => c / (r.samples[i]!.bytes / 1e9))).toFixed(2);
+    const fmt = (r: Row) => [r.label, r.client, best(r).toFixed(2), r.samples.map((s) => gbps(s.bytes, s.ms).toFixed(2)).join(' '), cpuPerGb(r)];
 
     console.log('');
     console.log(`== cached-file throughput: ${wheel.filename}, ${mb(wheel.size)} MiB, best of ${RUNS}, GB/s (1e9 B/s) ==`);
     console.log(`cold fetch through pipcache (fake PyPI -> daemon verify+store -> client): ${secs(cold.ms)} s, ${gbps(cold.bytes, cold.ms).toFixed(2)} GB/s, upstream archive GETs ${coldArchiveGets}`);
-    console.log(`clients: undici (ProxyAgent/Agent) in the benchmark process, node ${process.version}; ${curl ?? 'curl not used'}`);
+    console.log(`clients: undici (ProxyAgent/Agent, raw dispatch handler) in the benchmark process, node ${process.version}; ${curl ?? 'curl not used'}`);
     console.log('');
-    console.log(table(['TLS path', 'client', 'best GB/s', 'runs'], rows.map(fmt)));
+    console.log(table(['TLS path', 'client', 'best GB/s', 'runs', 'server CPU s/GB'], rows.map(fmt)));
     console.log('');
     const ratio = (client: string) => {
       const p = rows.find((r) => r.client === client && r.label.startsWith('pipcache'));
@@ -212,7 +258,7 @@ async function main(): Promise<void> {
     console.log(`ratio pipcache/baseline https: undici ${ratio('undici')}${curl ? `, curl ${ratio('curl')}` : ''}`);
     console.log('');
     console.log('plain-HTTP baseline only (pipcache has no plain-HTTP index mode yet; for later comparison):');
-    console.log(table(['plain path', 'client', 'best GB/s', 'runs'], plainRows.map(fmt)));
+    console.log(table(['plain path', 'client', 'best GB/s', 'runs', 'server CPU s/GB'], plainRows.map(fmt)));
     console.log('');
     console.log(
       `upstream archive GETs during measurement: ${warmArchiveGets}${warmArchiveGets === 0 ? '' : '  <-- expected 0'}; daemon log for the file: ${[...outcomes.entries()].map(([k, v]) => `${k}:${v}`).join(' ')}`,

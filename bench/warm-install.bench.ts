@@ -10,7 +10,8 @@
  * Only the pip command is timed (venv creation is not). Rounds alternate
  * find-links / pipcache (ABAB...). --no-cache-dir on both sides.
  * --cpu-prof adds an extra, separately reported pass: the daemon is restarted on
- * the same (warm) cache under `node --cpu-prof` and its self time summarized.
+ * the same (warm) cache under the V8 sampling profiler (lib/cpu-prof-preload.mjs,
+ * since Node 20 refuses --cpu-prof in NODE_OPTIONS) and its self time summarized.
  */
 import { link, copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ import { startDaemon, type LogLine, type TestDaemon } from '../test/helpers/daem
 import { createVenv, type Venv } from '../test/helpers/venv.js';
 import type { RunResult } from '../test/helpers/proc.js';
 import { longestProfile, summarizeProfile } from './lib/cpuprofile.js';
-import { log, max, mb, median, min, secs, stopDaemon, table, tempDir } from './lib/common.js';
+import { BENCH_DIR, log, max, mb, median, min, secs, stopDaemon, table, tempDir } from './lib/common.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -38,6 +39,7 @@ const PROF_ROUNDS = Math.max(1, Number(opts['prof-rounds']));
 const PYTHON = opts.python ?? 'python3';
 const DIRECT = !opts['no-direct'];
 const PIP_TIMEOUT_MS = 300_000;
+const CPU_PROF_PRELOAD = join(BENCH_DIR, 'lib', 'cpu-prof-preload.mjs');
 const MiB = 1024 * 1024;
 
 /**
@@ -292,12 +294,12 @@ async function main(): Promise<void> {
     if (opts['cpu-prof']) {
       const profDir = join(tmp, 'prof');
       await mkdir(profDir);
-      log(`cpu-prof pass: restarting the daemon on the same cache under --cpu-prof (${PROF_ROUNDS} warm installs)`);
+      log(`cpu-prof pass: restarting the daemon on the same cache under the V8 profiler (${PROF_ROUNDS} warm installs)`);
       daemon = await startDaemon({
         resolve: pypi.resolve,
         caCertPath: ca.certPath,
         home,
-        extraEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` },
+        extraEnv: { NODE_OPTIONS: `--import=${CPU_PROF_PRELOAD}`, PIPCACHE_BENCH_PROF_DIR: profDir },
       });
       const prof: Timed[] = [];
       const profTally = new UpstreamTally();
@@ -313,15 +315,22 @@ async function main(): Promise<void> {
       daemon = undefined;
       const file = await longestProfile(profDir);
       console.log('');
-      console.log(`== daemon CPU profile: ${PROF_ROUNDS} warm installs under --cpu-prof (${prof.map((t) => secs(t.ms)).join(' ')} s; profiling slows the daemon) ==`);
+      console.log(`== daemon CPU profile: ${PROF_ROUNDS} warm installs under the V8 profiler (${prof.map((t) => secs(t.ms)).join(' ')} s; profiling slows the daemon) ==`);
       console.log(`upstream during profiled rounds: ${profTally}`);
       if (!file) {
         console.log('no .cpuprofile was written (did the daemon exit cleanly?)');
       } else {
-        const s = await summarizeProfile(file, 20);
+        const s = await summarizeProfile(file, 20, prof);
         const busy = s.origins.filter((o) => o.origin !== '(idle)').reduce((acc, o) => acc + o.ms, 0);
-        console.log(`profile span ${secs(s.totalMs, 1)} s (includes daemon start/stop and venv creation), non-idle ${secs(busy, 2)} s`);
-        console.log(table(['self time by origin', 'ms'], s.origins.map((o) => [o.origin, o.ms.toFixed(0)])));
+        const pipMs = prof.reduce((acc, t) => acc + t.ms, 0);
+        console.log(
+          s.windowed
+            ? `samples inside the ${PROF_ROUNDS} pip runs only: ${secs(s.countedMs)} s of pip wall time sampled, daemon busy (non-idle) ${secs(busy)} s = ${((100 * busy) / pipMs).toFixed(0)}% of it`
+            : `whole profile (${secs(s.totalMs, 1)} s incl. start-up and gaps; no clock mapping): non-idle ${secs(busy)} s`,
+        );
+        const shown = s.origins.slice(0, 12);
+        const rest = s.origins.slice(12).reduce((acc, o) => acc + o.ms, 0);
+        console.log(table(['daemon self time by origin', 'ms'], [...shown.map((o) => [o.origin, o.ms.toFixed(0)]), ['(other)', rest.toFixed(0)]]));
         console.log('');
         console.log(table(['top self-time functions', 'ms', 'where'], s.functions.map((f) => [f.name, f.ms.toFixed(0), f.where])));
       }

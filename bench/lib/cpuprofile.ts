@@ -15,11 +15,16 @@ interface Profile {
   endTime: number;
   samples: number[];
   timeDeltas: number[];
+  /** Added by cpu-prof-preload.mjs: one wall-clock / monotonic-µs pair. */
+  benchClock?: { wallMs: number; monoUs: number };
 }
 
 export interface ProfileSummary {
   file: string;
   totalMs: number;
+  /** Sampled time counted (inside the windows, when given). */
+  countedMs: number;
+  windowed: boolean;
   /** Self time per function, descending. */
   functions: { name: string; where: string; ms: number }[];
   /** Self time per broad origin (idle, GC, node internals, each package, daemon code). */
@@ -62,11 +67,29 @@ function originOf(frame: ProfileNode['callFrame']): string {
   return m ? `pipcache ${m[1]}` : shortUrl(url);
 }
 
-export async function summarizeProfile(file: string, top = 15): Promise<ProfileSummary> {
+/**
+ * Self time by function and by origin. With `windows` (wall-clock ms, e.g. the
+ * timed pip runs) and a profile from cpu-prof-preload.mjs, only samples inside
+ * the windows count, so daemon start-up and idle gaps between runs drop out.
+ */
+export async function summarizeProfile(file: string, top = 15, windows?: { start: number; end: number }[]): Promise<ProfileSummary> {
   const p = JSON.parse(await readFile(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
-  p.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+  const clock = p.benchClock;
+  const windowed = Boolean(windows && clock);
+  let t = p.startTime;
+  let countedUs = 0;
+  p.samples.forEach((id, i) => {
+    const dt = p.timeDeltas[i] ?? 0;
+    t += dt;
+    if (windows && clock) {
+      const wall = clock.wallMs + (t - clock.monoUs) / 1000;
+      if (!windows.some((w) => wall >= w.start && wall <= w.end)) return;
+    }
+    countedUs += dt;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
+  });
   const fn = new Map<string, { name: string; where: string; us: number }>();
   const origins = new Map<string, number>();
   for (const [id, us] of selfUs) {
@@ -82,6 +105,8 @@ export async function summarizeProfile(file: string, top = 15): Promise<ProfileS
   return {
     file,
     totalMs: (p.endTime - p.startTime) / 1000,
+    countedMs: countedUs / 1000,
+    windowed,
     functions: [...fn.values()]
       .sort((a, b) => b.us - a.us)
       .slice(0, top)

@@ -25,7 +25,8 @@ export interface TestDaemon {
   /** The variables `pipcache env --json` printed: all a pip run gets. */
   pipEnv: Record<string, string>;
   address: string;
-  cli(args: string[], timeoutMs?: number): Promise<RunResult>;
+  /** Runs the CLI against this daemon; `opts` adds a working directory or variables. */
+  cli(args: string[], timeoutMs?: number, opts?: { cwd?: string; env?: Record<string, string> }): Promise<RunResult>;
   logs(): Promise<LogLine[]>;
   stop(): Promise<void>;
 }
@@ -51,7 +52,8 @@ export async function startDaemon(opts: StartOptions): Promise<TestDaemon> {
     NODE_EXTRA_CA_CERTS: opts.caCertPath,
     ...opts.extraEnv,
   };
-  const cli = (args: string[], timeoutMs = 30_000): Promise<RunResult> => run(process.execPath, [CLI, ...args], { env, timeoutMs });
+  const cli = (args: string[], timeoutMs = 60_000, opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<RunResult> =>
+    run(process.execPath, [CLI, ...args], { env: { ...env, ...opts.env }, timeoutMs, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   const started = await cli(['start']);
   if (started.code !== 0) throw new Error(`pipcache start failed: ${started.stderr}${started.stdout}`);
   const envOut = await cli(['env', '--json']);

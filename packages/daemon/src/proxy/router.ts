@@ -65,7 +65,8 @@ export class Router {
   private run(req: IncomingMessage, res: ServerResponse, url: URL, route: (ctx: RequestContext) => Promise<void>): void {
     const ctx: RequestContext = { req, res, host: url.host, url, outcome: 'bypass', fromCache: 0, fromUpstream: 0 };
     const started = performance.now();
-    res.on('close', () => this.finish(ctx, started));
+    // After the handlers' own close listeners and their awaits have counted the bytes.
+    res.on('close', () => setImmediate(() => this.finish(ctx, started)));
     route(ctx).catch((err: Error) => {
       ctx.outcome = 'error';
       ctx.reason = err.message;
