@@ -49,15 +49,6 @@ export interface UrlRecord {
   metadata: boolean;
 }
 
-export interface Counters {
-  hits: number;
-  misses: number;
-  revalidated: number;
-  stale: number;
-  bytesFromCache: number;
-  bytesFromUpstream: number;
-}
-
 const SEP = '\u0000';
 
 export function fileKey(project: string, version: string, filename: string): string {
