@@ -13,7 +13,7 @@
  * the same (warm) cache under the V8 sampling profiler (lib/cpu-prof-preload.mjs,
  * since Node 20 refuses --cpu-prof in NODE_OPTIONS) and its self time summarized.
  */
-import { link, copyFile, mkdir, rm } from 'node:fs/promises';
+import { link, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTestCa } from '../test/fixtures/test-ca.js';
@@ -238,6 +238,9 @@ async function main(): Promise<void> {
     const directEnv = { PIPCACHE_TEST_RESOLVE: pypi.resolve, PIP_CERT: ca.certPath };
     const viaDirect: Runner = (venv) => venv.python([PIP_RESOLVE_SHIM, ...pipcacheArgs], directEnv, PIP_TIMEOUT_MS);
 
+    const indexEnv = JSON.parse((await daemon.cli(['env', '--index', '--json'])).stdout) as Record<string, string>;
+    const viaIndex: Runner = (venv) => venv.pip(pipcacheArgs, indexEnv, PIP_TIMEOUT_MS);
+
     log('cold install through pipcache (fills the cache)');
     const coldTally = new UpstreamTally();
     const cold = await counted(pypi, coldTally, () => timedInstall(join(tmp, 'venv-cold'), 'cold', viaPipcache));
@@ -246,15 +249,30 @@ async function main(): Promise<void> {
     const a: Timed[] = [];
     const b: Timed[] = [];
     const c: Timed[] = [];
+    const idx: Timed[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       log(`round ${r + 1}/${ROUNDS}: find-links`);
       a.push(await timedInstall(join(tmp, `venv-${r}-fl`), 'find-links', viaFindLinks));
       log(`round ${r + 1}/${ROUNDS}: pipcache`);
       b.push(await counted(pypi, warmTally, () => timedInstall(join(tmp, `venv-${r}-pc`), 'pipcache', viaPipcache)));
+      log(`round ${r + 1}/${ROUNDS}: pipcache index mode`);
+      idx.push(await counted(pypi, warmTally, () => timedInstall(join(tmp, `venv-${r}-idx`), 'index', viaIndex)));
       if (DIRECT) {
         log(`round ${r + 1}/${ROUNDS}: direct to fake PyPI (reference)`);
         c.push(await counted(pypi, undefined, () => timedInstall(join(tmp, `venv-${r}-direct`), 'direct', viaDirect)));
       }
+    }
+
+    // The same proxy with `coreMetadata: "uncached"` (applied live from the config file).
+    await writeFile(join(home, 'config.json'), JSON.stringify({ coreMetadata: 'uncached' }));
+    const reloadDeadline = Date.now() + 10_000;
+    while (Date.now() < reloadDeadline && !(await daemon.logs()).some((l) => l.msg === 'config reloaded')) await new Promise((r) => setTimeout(r, 100));
+    const a2: Timed[] = [];
+    const m: Timed[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      log(`round ${r + 1}/${ROUNDS}: find-links / pipcache with coreMetadata=uncached`);
+      a2.push(await timedInstall(join(tmp, `venv-${r}-fl2`), 'find-links', viaFindLinks));
+      m.push(await counted(pypi, warmTally, () => timedInstall(join(tmp, `venv-${r}-meta`), 'pipcache-uncached', viaPipcache)));
     }
 
     await stopDaemon(daemon);
@@ -278,12 +296,17 @@ async function main(): Promise<void> {
       ts.map((t) => secs(t.ms)).join(' '),
       String(ts[0]?.installed ?? 0),
     ];
-    const rows = [row('A find-links (--no-index)', a), row('B pipcache warm (proxy)', b)];
+    const rows = [row('A find-links (--no-index)', a), row('B pipcache warm (proxy)', b), row('I pipcache warm (index mode)', idx)];
     if (DIRECT) rows.push(row('C reference: fake PyPI direct', c));
     console.log(table(['variant', 'median s', 'min s', 'max s', 'rounds (s)', 'pkgs'], rows));
     console.log('');
     console.log(`ratio pipcache/find-links: median ${ratio.toFixed(2)}, min ${(min(b.map((t) => t.ms)) / min(a.map((t) => t.ms))).toFixed(2)}`);
     if (DIRECT) console.log(`ratio direct-index/find-links (median): ${(median(c.map((t) => t.ms)) / medA).toFixed(2)}  (C: pip -> HTTPS index with no proxy; what any index costs pip)`);
+    console.log(`ratio index-mode/find-links: median ${(median(idx.map((t) => t.ms)) / medA).toFixed(2)}`);
+    console.log(
+      `ratio proxy with coreMetadata=uncached / find-links: median ${(median(m.map((t) => t.ms)) / median(a2.map((t) => t.ms))).toFixed(2)} ` +
+        `(pipcache ${secs(median(m.map((t) => t.ms)))} s, find-links ${secs(median(a2.map((t) => t.ms)))} s, separate ${ROUNDS} rounds)`,
+    );
     console.log(`upstream during warm pipcache rounds: ${warmTally}${warmTally.archives === 0 ? '' : '  <-- expected 0 archive GETs'}`);
     console.log('');
     console.log('daemon request log per warm pipcache round (ms = daemon-side time per request, summed / max):');
@@ -337,6 +360,7 @@ async function main(): Promise<void> {
     }
 
     console.log('');
+    console.log(`warm install (index mode): pipcache ${secs(median(idx.map((t) => t.ms)))} s, ratio ${(median(idx.map((t) => t.ms)) / medA).toFixed(2)}`);
     console.log(`warm install: pipcache ${secs(medB)} s, find-links ${secs(medA)} s, ratio ${ratio.toFixed(2)} (median of ${ROUNDS})`);
   } finally {
     if (daemon) await stopDaemon(daemon);

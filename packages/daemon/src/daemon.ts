@@ -99,7 +99,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     });
     const router = new Router({
       db: index,
-      pages: new PageResponder(pages, isOffline),
+      pages: new PageResponder(pages, isOffline, () => config.coreMetadata === 'always'),
       indexUpstream: () => new URL(config.indexUpstream),
       files,
       upstream: up,

@@ -26,6 +26,12 @@ export interface Config {
   offline: boolean;
   /** The upstream index that index mode (`http://127.0.0.1:PORT/simple/`) fronts. */
   indexUpstream: string;
+  /**
+   * PEP 658 metadata on served pages: 'always' as upstream offers it, or
+   * 'uncached' to leave it off for wheels already on disk (pip then fetches
+   * the wheel once, at disk speed, instead of metadata and wheel).
+   */
+  coreMetadata: 'always' | 'uncached';
   upstream: UpstreamTimeouts;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
 }
@@ -39,6 +45,7 @@ export const DEFAULT_CONFIG: Config = {
   pageMaxAge: null,
   offline: false,
   indexUpstream: 'https://pypi.org',
+  coreMetadata: 'always',
   upstream: { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000 },
   logLevel: 'info',
 };
@@ -145,6 +152,10 @@ export function validateConfig(raw: unknown, source: string): Config {
       case 'indexUpstream':
         if (typeof value === 'string' && /^https?:\/\/[A-Za-z0-9.:[\]-]+\/?$/.test(value)) cfg.indexUpstream = value.replace(/\/$/, '');
         else problems.push('indexUpstream: expected an origin such as https://pypi.org');
+        break;
+      case 'coreMetadata':
+        if (value === 'always' || value === 'uncached') cfg.coreMetadata = value;
+        else problems.push('coreMetadata: expected "always" or "uncached"');
         break;
       case 'upstream':
         if (typeof value === 'object' && value !== null && !Array.isArray(value)) {

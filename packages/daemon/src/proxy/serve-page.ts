@@ -18,12 +18,18 @@ interface Rendered {
 }
 
 /** Turns the index's view of a project into the page a client gets. */
-export function toProjectPage(name: string, files: FileRecord[], onlyStored: boolean, mapUrl?: (f: FileRecord) => string): ProjectPage {
+export function toProjectPage(
+  name: string,
+  files: FileRecord[],
+  opts: { onlyStored: boolean; metadataForStored: boolean; mapUrl?: ((f: FileRecord) => string) | undefined },
+): ProjectPage {
+  const { onlyStored, mapUrl } = opts;
   const out: IndexFile[] = [];
   for (const f of files) {
     if (onlyStored && !f.stored) continue;
     let coreMetadata = f.coreMetadata;
     if (onlyStored) coreMetadata = f.metadataStored ? { hashes: { sha256: f.metadataStored } } : false;
+    if (f.stored && !opts.metadataForStored) coreMetadata = false;
     out.push({
       filename: f.filename,
       url: mapUrl ? mapUrl(f) : f.url,
@@ -48,6 +54,7 @@ export class PageResponder {
   constructor(
     private readonly pages: PageService,
     private readonly offline: () => boolean,
+    private readonly metadataForStored: () => boolean,
   ) {}
 
   /** `/simple/` in index mode: the projects the cache can serve (PEP 503 / 691 root). */
@@ -128,10 +135,11 @@ export class PageResponder {
     onlyStored: boolean,
     opts: { mapUrl?: (f: FileRecord) => string; view?: string },
   ): Rendered {
-    const key = `${opts.view ?? 'proxy'}\u0000${host}\u0000${project}\u0000${format}\u0000${onlyStored}`;
+    const metadataForStored = this.metadataForStored();
+    const key = `${opts.view ?? 'proxy'}\u0000${host}\u0000${project}\u0000${format}\u0000${onlyStored}\u0000${metadataForStored}`;
     const cached = this.rendered.get(key);
     if (cached && cached.revision === result.revision) return cached;
-    const page = toProjectPage(result.record?.name ?? project, result.files, onlyStored, opts.mapUrl);
+    const page = toProjectPage(result.record?.name ?? project, result.files, { onlyStored, metadataForStored, mapUrl: opts.mapUrl });
     if (result.record?.lastSerial !== undefined) page.lastSerial = result.record.lastSerial;
     const text = format === 'json' ? renderJson(page) : renderHtml(page);
     const body = Buffer.from(text, 'utf8');
