@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { PipcacheError, type ControlResponse, type ErrorCode, ERROR_CODES } from '@pipcache/shared';
+import { PipcacheError, type ControlProgress, type ControlResponse, type ErrorCode, type ProgressEvent, ERROR_CODES } from '@pipcache/shared';
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 
@@ -7,7 +7,13 @@ const DEFAULT_TIMEOUT_MS = 15_000;
  * One request over the daemon's control socket. A missing socket or a
  * refused connection means the daemon is not running.
  */
-export function call<T>(socketPath: string, command: string, args: Record<string, unknown> = {}, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
+export function call<T>(
+  socketPath: string,
+  command: string,
+  args: Record<string, unknown> = {},
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+  onProgress?: (p: ProgressEvent) => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const sock = net.connect(socketPath);
     let buf = '';
@@ -19,17 +25,30 @@ export function call<T>(socketPath: string, command: string, args: Record<string
     sock.on('connect', () => sock.write(`${JSON.stringify({ id: 1, command, args })}\n`));
     sock.on('data', (d: string) => {
       buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
+      let nl: number;
+      let resp: ControlResponse | undefined;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let msg: ControlResponse | ControlProgress;
+        try {
+          msg = JSON.parse(line) as ControlResponse | ControlProgress;
+        } catch (err) {
+          clearTimeout(timer);
+          sock.destroy();
+          reject(new PipcacheError('E_PROTOCOL', 'the daemon sent a reply that is not JSON', { cause: err }));
+          return;
+        }
+        if ('progress' in msg) {
+          onProgress?.(msg.progress);
+          continue;
+        }
+        resp = msg;
+        break;
+      }
+      if (!resp) return;
       clearTimeout(timer);
       sock.end();
-      let resp: ControlResponse;
-      try {
-        resp = JSON.parse(buf.slice(0, nl)) as ControlResponse;
-      } catch (err) {
-        reject(new PipcacheError('E_PROTOCOL', 'the daemon sent a reply that is not JSON', { cause: err }));
-        return;
-      }
       if (resp.ok) resolve(resp.result as T);
       else {
         const code = (resp.error.code in ERROR_CODES ? resp.error.code : 'E_PROTOCOL') as ErrorCode;

@@ -20,6 +20,20 @@ export type ControlResponse =
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; error: ControlError };
 
+/** Sent any number of times before the response of a long command. */
+export interface ControlProgress {
+  id: number;
+  progress: ProgressEvent;
+}
+
+export interface ProgressEvent {
+  phase: 'resolving' | 'fetching' | 'writing';
+  done: number;
+  total: number;
+  bytes: number;
+  totalBytes: number;
+}
+
 export interface HelloResult {
   protocol: number;
   version: string;

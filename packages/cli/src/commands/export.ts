@@ -7,6 +7,7 @@ import { paths } from '../context.js';
 import { formatBytes } from '../output.js';
 import { findSnapshotSource } from '../sources/index.js';
 import { resolveTarget } from '../target.js';
+import { progressBar } from '../progress.js';
 
 /** An export may download a whole closure first. */
 const EXPORT_TIMEOUT_MS = 2 * 60 * 60 * 1000;
@@ -154,7 +155,13 @@ export async function exportCmd(args: ExportArgs): Promise<{ result: unknown; te
     check: Boolean(args.check),
     target,
   };
-  const res = await call<ExportResult>(paths().socket, 'export', req as unknown as Record<string, unknown>, EXPORT_TIMEOUT_MS);
+  const bar = progressBar(process.stderr);
+  let res: ExportResult;
+  try {
+    res = await call<ExportResult>(paths().socket, 'export', req as unknown as Record<string, unknown>, EXPORT_TIMEOUT_MS, args.json ? undefined : bar.update);
+  } finally {
+    bar.done();
+  }
   if (args.check && res.lacking && res.lacking.length > 0) process.exitCode = 1;
   return { result: { ...res, source: p.usedSource ?? null, installCommand: p.installCommand(args.dir) }, text: render(res, p, args.dir, Boolean(args.check)) };
 }

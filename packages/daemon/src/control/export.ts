@@ -3,6 +3,7 @@ import {
   type ExportRequest,
   type ExportResult,
   type ExportedFile,
+  type ProgressEvent,
 } from '@pipcache/shared';
 import { CacheSource } from '../export/cache-source.js';
 import { markerEnvFor, type MarkerEnv } from '../export/markers.js';
@@ -43,8 +44,8 @@ function markerEnv(req: ExportRequest): MarkerEnv {
  * check the find-links directory. Offline, anything missing fails the whole
  * export before a file is written.
  */
-export function createExporter(d: ExporterDeps): (req: ExportRequest) => Promise<ExportResult> {
-  return async (req) => {
+export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?: (p: ProgressEvent) => void) => Promise<ExportResult> {
+  return async (req, progress = () => undefined) => {
     const online = !d.offline();
     const picked: Picked[] = [];
     const noMetadata: { project: string; version: string }[] = [];
@@ -54,6 +55,7 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest) => Promise
     } else {
       const roots = parseAll(req.roots);
       if (roots.length === 0) throw new PipcacheError('E_USAGE', 'nothing to export: give -r FILE, SPEC or --all');
+      progress({ phase: 'resolving', done: 0, total: 0, bytes: 0, totalBytes: 0 });
       const source = new CacheSource({ db: d.db, blobs: d.blobs, pages: d.pages, files: d.files, online, indexOrigin: d.indexOrigin(), noDeps: req.noDeps });
       const res = await resolve(roots, source, {
         target: { pythonVersion: req.target.pythonVersion, platforms: req.target.platforms, implementation: 'cp' },
@@ -71,14 +73,26 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest) => Promise
         );
       }
       noMetadata.push(...res.noMetadata);
+      const recs: FileRecord[] = [];
       for (const c of res.chosen) {
         if (c.files.every((f) => f.kind === 'sdist')) sdistOnly.push({ project: c.project, version: c.version });
         for (const f of c.files) {
           const rec = d.db.getFile(fileKey(c.project, c.version, f.filename));
-          if (!rec?.sha256) continue;
-          if (!rec.stored) await d.files.ensureStored({ key: fileKey(rec.project, rec.version, rec.filename), metadata: false });
-          picked.push(await toPicked(d, rec, rec.sha256));
+          if (rec?.sha256) recs.push(rec);
         }
+      }
+      const toFetch = recs.filter((r) => !r.stored);
+      const fetchBytes = toFetch.reduce((a, r) => a + (r.size ?? 0), 0);
+      let fetched = 0;
+      let fetchedBytes = 0;
+      for (const rec of recs) {
+        if (!rec.stored) {
+          progress({ phase: 'fetching', done: fetched, total: toFetch.length, bytes: fetchedBytes, totalBytes: fetchBytes });
+          await d.files.ensureStored({ key: fileKey(rec.project, rec.version, rec.filename), metadata: false });
+          fetched++;
+          fetchedBytes += rec.size ?? 0;
+        }
+        picked.push(await toPicked(d, rec, rec.sha256 as string));
       }
     }
     const byName = new Map(picked.map((p) => [p.item.filename, p]));
@@ -96,7 +110,12 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest) => Promise
       const bytes = [...byName.values()].reduce((a, p) => a + p.item.size, 0);
       return { dir: req.dir, files: byName.size, bytes, linked: 0, copied: 0, skipped: 0, pruned: [], written: [], lacking, noMetadata, sdistOnly };
     }
-    const summary = await writeExport(req.dir, [...byName.values()].map((p) => p.item), { prune: req.prune });
+    const items = [...byName.values()].map((p) => p.item);
+    const totalBytes = items.reduce((a, i) => a + i.size, 0);
+    const summary = await writeExport(req.dir, items, {
+      prune: req.prune,
+      onProgress: (done, bytes) => progress({ phase: 'writing', done, total: items.length, bytes, totalBytes }),
+    });
     return {
       ...summary,
       written: summary.written.map((w) => describe(byName.get(w.filename) as Picked, w.action)),

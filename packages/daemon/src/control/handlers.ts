@@ -17,7 +17,7 @@ export function controlHandlers(s: ControlServices): Record<string, Handler> {
       }
       return { offline: s.isOffline() };
     },
-    export: (args) => s.exporter(checkExportRequest(args)),
+    export: (args, progress) => s.exporter(checkExportRequest(args), progress),
     import: (args) => {
       const paths = args.paths;
       if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string' && p.startsWith('/'))) {

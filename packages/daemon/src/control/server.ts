@@ -1,9 +1,9 @@
 import net from 'node:net';
 import { unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { PipcacheError, type ControlRequest, type ControlResponse } from '@pipcache/shared';
+import { PipcacheError, type ControlProgress, type ControlRequest, type ControlResponse, type ProgressEvent } from '@pipcache/shared';
 
-export type Handler = (args: Record<string, unknown>) => Promise<unknown> | unknown;
+export type Handler = (args: Record<string, unknown>, progress: (p: ProgressEvent) => void) => Promise<unknown> | unknown;
 
 const MAX_LINE = 1024 * 1024;
 
@@ -34,6 +34,9 @@ export async function listenControl(path: string, handlers: Record<string, Handl
     let buf = '';
     sock.setEncoding('utf8');
     sock.on('error', () => sock.destroy());
+    const send = (msg: ControlResponse | ControlProgress): void => {
+      if (!sock.destroyed) sock.write(`${JSON.stringify(msg)}\n`);
+    };
     sock.on('data', (data: string) => {
       buf += data;
       if (buf.length > MAX_LINE) {
@@ -44,13 +47,11 @@ export async function listenControl(path: string, handlers: Record<string, Handl
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        void dispatch(line).then((resp) => {
-          if (!sock.destroyed) sock.write(`${JSON.stringify(resp)}\n`);
-        });
+        void dispatch(line, (id, progress) => send({ id, progress })).then(send);
       }
     });
   });
-  const dispatch = async (line: string): Promise<ControlResponse> => {
+  const dispatch = async (line: string, onProgress: (id: number, p: ProgressEvent) => void): Promise<ControlResponse> => {
     let req: ControlRequest;
     try {
       req = JSON.parse(line) as ControlRequest;
@@ -60,7 +61,7 @@ export async function listenControl(path: string, handlers: Record<string, Handl
     const handler = Object.hasOwn(handlers, req.command) ? handlers[req.command] : undefined;
     if (!handler) return { id: req.id, ok: false, error: { code: 'E_PROTOCOL', message: `unknown command ${req.command}` } };
     try {
-      return { id: req.id, ok: true, result: await handler(req.args ?? {}) };
+      return { id: req.id, ok: true, result: await handler(req.args ?? {}, (p) => onProgress(req.id, p)) };
     } catch (err) {
       if (err instanceof PipcacheError) {
         return { id: req.id, ok: false, error: { code: err.code, message: err.message, hint: err.hint } };

@@ -2,7 +2,7 @@ import type { Config, HomePaths } from '@pipcache/shared';
 import type { IndexDb } from '../store/index-db.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Stats } from '../stats.js';
-import type { ExportRequest, ExportResult } from '@pipcache/shared';
+import type { ExportRequest, ExportResult, ProgressEvent } from '@pipcache/shared';
 import type { Importer } from '../files/importer.js';
 
 /** What control handlers may use; they never reach LMDB except through IndexDb. */
@@ -18,6 +18,6 @@ export interface ControlServices {
   isOffline: () => boolean;
   setOffline: (on: boolean) => Promise<void>;
   stop: () => void;
-  exporter: (req: ExportRequest) => Promise<ExportResult>;
+  exporter: (req: ExportRequest, progress?: (p: ProgressEvent) => void) => Promise<ExportResult>;
   importer: Importer;
 }

@@ -81,7 +81,11 @@ async function place(dir: string, item: ExportItem): Promise<ExportAction> {
  * are skipped; nothing is deleted unless `prune`, which removes archives
  * (wheels, sdists) in DIR that are not part of this export.
  */
-export async function writeExport(dir: string, items: ExportItem[], opts: { prune: boolean }): Promise<ExportSummary> {
+export async function writeExport(
+  dir: string,
+  items: ExportItem[],
+  opts: { prune: boolean; onProgress?: (done: number, bytes: number) => void },
+): Promise<ExportSummary> {
   for (const item of items) {
     if (!isSafeFilename(item.filename)) throw new PipcacheError('E_BAD_FILENAME', `refusing to write ${JSON.stringify(item.filename)}`);
   }
@@ -96,6 +100,7 @@ export async function writeExport(dir: string, items: ExportItem[], opts: { prun
     summary.files++;
     summary.bytes += item.size;
     summary.written.push({ filename: item.filename, sha256: item.sha256, size: item.size, action });
+    opts.onProgress?.(summary.files, summary.bytes);
   }
   if (opts.prune) {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
