@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PipcacheError, isSafeFilename, parseArchiveFilename } from '@pipcache/shared';
+import { PipcacheError, isSafeFilename, parseArchiveFilename, type ExportResult } from '@pipcache/shared';
 
 export interface ExportItem {
   filename: string;
@@ -13,16 +13,9 @@ export interface ExportItem {
 
 export type ExportAction = 'linked' | 'copied' | 'skipped';
 
-export interface ExportSummary {
-  dir: string;
-  files: number;
-  bytes: number;
-  linked: number;
-  copied: number;
-  skipped: number;
-  pruned: string[];
+export type ExportSummary = Pick<ExportResult, 'dir' | 'files' | 'bytes' | 'linked' | 'copied' | 'skipped' | 'pruned'> & {
   written: { filename: string; sha256: string; size: number; action: ExportAction }[];
-}
+};
 
 export async function sha256Of(path: string): Promise<string> {
   const hash = createHash('sha256');

@@ -14,8 +14,11 @@ export type PageOutcome = 'hit' | 'miss' | 'revalidated' | 'stale' | 'offline';
 
 export interface PageResult {
   record: PageRecord | undefined;
-  /** Every file of the project that this index host listed (or that is kept). */
-  files: FileRecord[];
+  /**
+   * Every file of the project that this index host listed (or that is kept).
+   * Read on demand: a warm page is served from its rendered copy without it.
+   */
+  files: () => FileRecord[];
   outcome: PageOutcome;
   /** Changes whenever the listing changes; keys rendered-page caches. */
   revision: number;
@@ -65,13 +68,12 @@ export class PageService {
     return this.deps.db.projectFiles(project).filter((f) => f.index === index);
   }
 
-  private result(index: string, project: string, outcome: PageOutcome, reason?: string): PageResult {
+  private result(index: string, project: string, outcome: PageOutcome, record = this.deps.db.getPage(index, project)): PageResult {
     return {
-      record: this.deps.db.getPage(index, project),
-      files: this.listing(index, project),
+      record,
+      files: () => this.listing(index, project),
       outcome,
       revision: this.revision(index, project),
-      ...(reason ? { reason } : {}),
     };
   }
 
@@ -85,10 +87,10 @@ export class PageService {
     const record = db.getPage(index, project);
     if (this.deps.offline()) {
       const files = this.listing(index, project).filter((f) => f.stored);
-      return files.length > 0 ? { record, files, outcome: 'offline', revision: this.revision(index, project) } : null;
+      return files.length > 0 ? { record, files: () => files, outcome: 'offline', revision: this.revision(index, project) } : null;
     }
     if (record && Date.now() < record.fetchedAt + record.maxAge * 1000) {
-      return this.result(index, project, 'hit');
+      return this.result(index, project, 'hit', record);
     }
     const url = `${origin.origin}/simple/${project}/`;
     return this.flights.run(`${index}/${project}`, () => this.refresh(index, project, url, record));
@@ -137,7 +139,8 @@ export class PageService {
     }
     this.deps.log.warn({ index, project, reason }, 'serving a stale page: upstream failed');
     // Only what the cache can serve: a listed-but-uncached file would fail the install.
-    return { record, files: files.filter((f) => f.stored), outcome: 'stale', revision: this.revision(index, project), reason };
+    const stored = files.filter((f) => f.stored);
+    return { record, files: () => stored, outcome: 'stale', revision: this.revision(index, project), reason };
   }
 
   private maxAge(headers: Record<string, string | string[] | undefined>): number {

@@ -139,7 +139,7 @@ export class PageResponder {
     const key = `${opts.view ?? 'proxy'}\u0000${host}\u0000${project}\u0000${format}\u0000${onlyStored}\u0000${metadataForStored}`;
     const cached = this.rendered.get(key);
     if (cached && cached.revision === result.revision) return cached;
-    const page = toProjectPage(result.record?.name ?? project, result.files, { onlyStored, metadataForStored, mapUrl: opts.mapUrl });
+    const page = toProjectPage(result.record?.name ?? project, result.files(), { onlyStored, metadataForStored, mapUrl: opts.mapUrl });
     if (result.record?.lastSerial !== undefined) page.lastSerial = result.record.lastSerial;
     const text = format === 'json' ? renderJson(page) : renderHtml(page);
     const body = Buffer.from(text, 'utf8');
