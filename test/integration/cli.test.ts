@@ -1,9 +1,11 @@
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCa, type TestCa } from '../fixtures/test-ca.js';
-import { buildPackages } from '../fixtures/packages.js';
+import { buildPackages, type BuiltFile } from '../fixtures/packages.js';
+import { pythonhostedPath } from '../fixtures/simple-pages.js';
 import { startFakePypi, type FakePypi } from '../fixtures/fake-pypi.js';
 import { CLI, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { proxyClient } from '../helpers/proxy-client.js';
@@ -13,11 +15,19 @@ let dir: string;
 let ca: TestCa;
 let pypi: FakePypi;
 let daemon: TestDaemon;
+let files: BuiltFile[];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pipcache-cli-'));
   ca = await createTestCa(join(dir, 'ca'));
-  pypi = await startFakePypi({ ca, files: await buildPackages([{ name: 'clipkg', version: '1.0' }], join(dir, 'dist')) });
+  files = await buildPackages(
+    [
+      { name: 'clipkg', version: '1.0' },
+      { name: 'slowpkg', version: '1.0', payloadBytes: 30_000_000 },
+    ],
+    join(dir, 'dist'),
+  );
+  pypi = await startFakePypi({ ca, files });
   daemon = await startDaemon({ resolve: pypi.resolve, caCertPath: ca.certPath });
 });
 
@@ -79,5 +89,35 @@ describe('the CLI and the daemon around it', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('port');
     expect(r.stderr).toContain('colour');
+  });
+
+  it('stop discards a download still in flight after its grace period: nothing half-published', async () => {
+    const slow = files.find((f) => f.project === 'slowpkg') as BuiltFile;
+    pypi.faults.slow.set(slow.filename, 2_000_000);
+    const own = await startDaemon({ resolve: pypi.resolve, caCertPath: ca.certPath });
+    const client = proxyClient(own.address, own.pipEnv.PIP_CERT ?? '');
+    try {
+      expect((await client.get('https://pypi.org/simple/slowpkg/')).status).toBe(200);
+      const download = client.get(`https://files.pythonhosted.org${pythonhostedPath(slow)}`).then(
+        (r) => r.body.length,
+        () => -1,
+      );
+      const deadline = Date.now() + 10_000;
+      while (!pypi.counters.files.get(slow.filename) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const stopped = Date.now();
+      await own.stop();
+      expect(Date.now() - stopped).toBeLessThan(25_000);
+      expect(await download).not.toBe(slow.size);
+      expect(existsSync(join(own.home, 'blobs', slow.sha256.slice(0, 2), slow.sha256))).toBe(false);
+      expect(await readdir(join(own.home, 'tmp'))).toEqual([]);
+      const again = await startDaemon({ resolve: pypi.resolve, caCertPath: ca.certPath, home: own.home });
+      const ls = JSON.parse((await again.cli(['ls', 'slowpkg', '--json'])).stdout) as { files: { stored: boolean }[] };
+      expect(ls.files.every((f) => !f.stored)).toBe(true);
+      await again.stop();
+    } finally {
+      pypi.faults.slow.delete(slow.filename);
+      await client.close();
+      await rm(own.home, { recursive: true, force: true });
+    }
   });
 });
