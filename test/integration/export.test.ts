@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCa, type TestCa } from '../fixtures/test-ca.js';
-import { buildPackages, type BuiltFile } from '../fixtures/packages.js';
+import { buildBackendWheels, buildPackages, describeFile, type BuiltFile } from '../fixtures/packages.js';
 import { startFakePypi, type FakePypi } from '../fixtures/fake-pypi.js';
 import { createVenv, type Venv } from '../helpers/venv.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -54,13 +54,16 @@ beforeAll(async () => {
       { name: 'unrelated', version: '1.0' },
       { name: 'fetchme', version: '2.0', requires: ['exlib'] },
       { name: 'dropped', version: '0.1' },
+      { name: 'usesdist', version: '1.0', requires: ['sdistdep'] },
+      { name: 'sdistdep', version: '1.0', kind: 'sdist', buildBackend: 'setuptools' },
     ],
     join(dir, 'dist'),
   );
+  for (const w of buildBackendWheels()) files.push(await describeFile(w, undefined, join(dir, 'meta')));
   pypi = await startFakePypi({ ca, files });
   home = join(dir, 'home');
   daemon = await start();
-  for (const spec of ['exapp[fast]', 'unrelated']) {
+  for (const spec of ['exapp[fast]', 'unrelated', 'usesdist']) {
     const r = await (await venv()).pip(['install', '--no-cache-dir', spec], daemon.pipEnv);
     if (r.code !== 0) throw new Error(`priming install of ${spec} failed: ${r.stderr}`);
   }
@@ -107,6 +110,25 @@ describe('pipcache export', () => {
     const w = await daemon.cli(['export', win, 'exapp', '--python-version', '3.11', '--platform', 'win_amd64']);
     expect(w.code, w.stderr).toBe(0);
     expect(await listing(win)).toEqual([file('exapp', '1.0'), file('exlib', '1.1'), file('winonly', '1.0')].map((f) => f.filename).sort());
+  });
+
+  it('adds the build requirements of sdist-only packages, so they build from DIR', async () => {
+    const out = join(dir, 'with-sdist');
+    const r = await daemon.cli(['export', out, 'usesdist']);
+    expect(r.code, r.stderr).toBe(0);
+    const names = await listing(out);
+    expect(names).toContain(file('sdistdep', '1.0').filename);
+    expect(names.some((f) => f.startsWith('setuptools-'))).toBe(true);
+    expect(names.some((f) => f.startsWith('wheel-'))).toBe(true);
+    await daemon.stop();
+    try {
+      const v = await venv();
+      const inst = await v.pip(['install', '--no-cache-dir', '--no-index', '--find-links', out, 'usesdist'], {}, 180_000);
+      expect(inst.code, inst.stderr + inst.stdout).toBe(0);
+      expect((await v.python(['-c', 'import usesdist, sdistdep'])).code).toBe(0);
+    } finally {
+      daemon = await start();
+    }
   });
 
   it('offline, a missing package fails the export cleanly and leaves DIR untouched', async () => {

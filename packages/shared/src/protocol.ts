@@ -134,6 +134,8 @@ export interface ExportResult {
   noMetadata: { project: string; version: string }[];
   /** Chosen versions that only have an sdist: pip must build them. */
   sdistOnly: { project: string; version: string }[];
+  /** Things the user should know (build requirements that could not be exported, ...). */
+  notes: string[];
 }
 
 export interface ImportedFile {

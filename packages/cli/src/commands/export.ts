@@ -128,7 +128,8 @@ function render(res: ExportResult, p: Plan, shownDir: string, check: boolean): s
     `exported ${res.files} files (${formatBytes(res.bytes)}) to ${shownDir}: ${res.linked} linked, ${res.copied} copied, ${res.skipped} already there`,
   );
   if (res.pruned.length > 0) lines.push(`pruned ${res.pruned.length}: ${res.pruned.join(', ')}`);
-  for (const s of res.sdistOnly) lines.push(`note: ${s.project} ${s.version} is an sdist only; pip builds it, so its build backend must be in ${shownDir} too`);
+  for (const s of res.sdistOnly) lines.push(`note: ${s.project} ${s.version} is an sdist only: pip builds it at install time (its build requirements are exported too)`);
+  for (const n of res.notes) lines.push(`note: ${n}`);
   for (const s of res.noMetadata) lines.push(`note: no metadata for ${s.project} ${s.version}; its dependencies may be missing`);
   lines.push('install from it with:', `  ${p.installCommand(shownDir)}`);
   return lines.join('\n');

@@ -8,7 +8,8 @@ import {
 import { CacheSource } from '../export/cache-source.js';
 import { markerEnvFor, type MarkerEnv } from '../export/markers.js';
 import { parseRequirementLine, type Requirement } from '../export/requirements.js';
-import { resolve } from '../export/resolver.js';
+import { resolve, type ChosenProject, type ResolveOptions } from '../export/resolver.js';
+import { readSdistBuildRequires } from '../export/metadata.js';
 import type { FileService } from '../files/file-service.js';
 import { alreadyThere, writeExport, type ExportItem } from '../files/export-writer.js';
 import type { PageService } from '../pages/page-service.js';
@@ -50,6 +51,7 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
     const picked: Picked[] = [];
     const noMetadata: { project: string; version: string }[] = [];
     const sdistOnly: { project: string; version: string }[] = [];
+    const notes: string[] = [];
     if (req.all) {
       for (const rec of d.db.allFiles()) if (rec.stored && rec.sha256) picked.push(await toPicked(d, rec, rec.sha256));
     } else {
@@ -57,13 +59,12 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
       if (roots.length === 0) throw new PipcacheError('E_USAGE', 'nothing to export: give -r FILE, SPEC or --all');
       progress({ phase: 'resolving', done: 0, total: 0, bytes: 0, totalBytes: 0 });
       const source = new CacheSource({ db: d.db, blobs: d.blobs, pages: d.pages, files: d.files, online, indexOrigin: d.indexOrigin(), noDeps: req.noDeps });
-      const res = await resolve(roots, source, {
-        target: { pythonVersion: req.target.pythonVersion, platforms: req.target.platforms, implementation: 'cp' },
+      const options = {
+        target: { pythonVersion: req.target.pythonVersion, platforms: req.target.platforms, implementation: 'cp' as const },
         ...(req.target.tags ? { supportedTags: new Set(req.target.tags) } : {}),
         markerEnv: markerEnv(req),
-        pre: req.pre,
-        constraints: parseAll(req.constraints),
-      });
+      };
+      const res = await resolve(roots, source, { ...options, pre: req.pre, constraints: parseAll(req.constraints) });
       if (res.missing.length > 0) {
         const list = res.missing.map((m) => `  ${m.requirement}: ${m.reason}`).join('\n');
         throw new PipcacheError(
@@ -73,8 +74,14 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
         );
       }
       noMetadata.push(...res.noMetadata);
+      const chosen = [...res.chosen];
+      if (!req.noDeps) {
+        const build = await buildClosure(d, source, chosen, options);
+        chosen.push(...build.chosen);
+        notes.push(...build.notes);
+      }
       const recs: FileRecord[] = [];
-      for (const c of res.chosen) {
+      for (const c of chosen) {
         if (c.files.every((f) => f.kind === 'sdist')) sdistOnly.push({ project: c.project, version: c.version });
         for (const f of c.files) {
           const rec = d.db.getFile(fileKey(c.project, c.version, f.filename));
@@ -108,7 +115,7 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
       const lacking: ExportedFile[] = [];
       for (const p of byName.values()) if (!(await alreadyThere(req.dir, p.item).catch(() => false))) lacking.push(describe(p, 'missing'));
       const bytes = [...byName.values()].reduce((a, p) => a + p.item.size, 0);
-      return { dir: req.dir, files: byName.size, bytes, linked: 0, copied: 0, skipped: 0, pruned: [], written: [], lacking, noMetadata, sdistOnly };
+      return { dir: req.dir, files: byName.size, bytes, linked: 0, copied: 0, skipped: 0, pruned: [], written: [], lacking, noMetadata, sdistOnly, notes };
     }
     const items = [...byName.values()].map((p) => p.item);
     const totalBytes = items.reduce((a, i) => a + i.size, 0);
@@ -121,8 +128,57 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
       written: summary.written.map((w) => describe(byName.get(w.filename) as Picked, w.action)),
       noMetadata,
       sdistOnly,
+      notes,
     };
   };
+}
+
+/** How many rounds of "the build backend itself is an sdist" are followed. */
+const MAX_BUILD_DEPTH = 3;
+
+/**
+ * pip builds sdist-only picks in an isolated environment from the same
+ * find-links directory, so their PEP 518 build requirements (and those of
+ * build requirements that are sdists themselves) belong in the export too.
+ * Each build environment is resolved on its own, as pip does; what cannot be
+ * found is reported, not fatal (`--no-build-isolation` users don't need it).
+ */
+async function buildClosure(
+  d: ExporterDeps,
+  source: CacheSource,
+  chosen: ChosenProject[],
+  options: Omit<ResolveOptions, 'pre' | 'constraints'>,
+): Promise<{ chosen: ChosenProject[]; notes: string[] }> {
+  const have = new Set(chosen.map((c) => `${c.project}\u0000${c.version}`));
+  const out: ChosenProject[] = [];
+  const notes: string[] = [];
+  let frontier = chosen.filter((c) => c.files.every((f) => f.kind === 'sdist'));
+  for (let depth = 0; depth < MAX_BUILD_DEPTH && frontier.length > 0; depth++) {
+    const next: ChosenProject[] = [];
+    for (const c of frontier) {
+      const sdist = c.files.find((f) => f.kind === 'sdist');
+      const rec = sdist && d.db.getFile(fileKey(c.project, c.version, sdist.filename));
+      if (!rec?.sha256) continue;
+      const path = await d.files.ensureStored({ key: fileKey(rec.project, rec.version, rec.filename), metadata: false });
+      const requires = await readSdistBuildRequires(path, rec.filename).catch((err: Error) => {
+        notes.push(`cannot read the build requirements of ${rec.filename}: ${err.message}`);
+        return null;
+      });
+      if (!requires || requires.length === 0) continue;
+      const roots = requires.map((text, i) => parseRequirementLine(text, `${rec.filename}: build-system.requires[${i}]`));
+      const res = await resolve(roots, source, { ...options, pre: false, constraints: [] });
+      for (const m of res.missing) notes.push(`building ${c.project} ${c.version} needs ${m.requirement}, which cannot be exported: ${m.reason}`);
+      for (const b of res.chosen) {
+        const key = `${b.project}\u0000${b.version}`;
+        if (have.has(key)) continue;
+        have.add(key);
+        out.push(b);
+        if (b.files.every((f) => f.kind === 'sdist')) next.push(b);
+      }
+    }
+    frontier = next;
+  }
+  return { chosen: out, notes };
 }
 
 async function toPicked(d: ExporterDeps, rec: FileRecord, sha256: string): Promise<Picked> {

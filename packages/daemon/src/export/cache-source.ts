@@ -77,7 +77,7 @@ export class CacheSource implements CandidateSource {
     if (wheel?.sha256) return (await readWheelMetadata(this.d.blobs.path(wheel.sha256))).requiresDist;
     const sdist = recs.find((r) => r.kind === 'sdist' && r.stored && r.sha256);
     if (sdist?.sha256) {
-      const meta = await readSdistMetadata(this.d.blobs.path(sdist.sha256)).catch(() => null);
+      const meta = await readSdistMetadata(this.d.blobs.path(sdist.sha256), sdist.filename).catch(() => null);
       if (meta) return meta.requiresDist;
     }
     if (!this.d.online) return null;
@@ -90,7 +90,7 @@ export class CacheSource implements CandidateSource {
     if (anyWheel) return (await readWheelMetadata(await this.d.files.ensureStored({ key: key(anyWheel), metadata: false }))).requiresDist;
     const anySdist = recs.find((r) => r.kind === 'sdist' && r.sha256);
     if (anySdist) {
-      const meta = await readSdistMetadata(await this.d.files.ensureStored({ key: key(anySdist), metadata: false })).catch(() => null);
+      const meta = await readSdistMetadata(await this.d.files.ensureStored({ key: key(anySdist), metadata: false }), anySdist.filename).catch(() => null);
       return meta ? meta.requiresDist : null;
     }
     return null;

@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import * as yauzl from 'yauzl';
+import { parse as parseToml } from 'smol-toml';
 import { PipcacheError, normalizeName } from '@pipcache/shared';
 
 export interface CoreMetadata {
@@ -168,12 +169,16 @@ function withPath<T>(path: string, fn: () => T): T {
 interface SdistFinds {
   pkgInfo?: string;
   requiresTxt?: string;
+  pyproject?: string;
 }
 
-/** PKG-INFO at the top directory; requires.txt of an egg-info at the top or under src/. */
-function classifySdistEntry(name: string): 'pkg-info' | 'requires' | null {
+type SdistEntryKind = 'pkg-info' | 'requires' | 'pyproject';
+
+/** PKG-INFO and pyproject.toml at the top directory; requires.txt of an egg-info at the top or under src/. */
+function classifySdistEntry(name: string): SdistEntryKind | null {
   const parts = name.replace(/^\.\//, '').split('/');
   if (parts.length === 2 && parts[1] === 'PKG-INFO') return 'pkg-info';
+  if (parts.length === 2 && parts[1] === 'pyproject.toml') return 'pyproject';
   if (parts.length === 3 && parts[1]?.endsWith('.egg-info') && parts[2] === 'requires.txt') return 'requires';
   if (parts.length === 4 && parts[1] === 'src' && parts[2]?.endsWith('.egg-info') && parts[3] === 'requires.txt') {
     return 'requires';
@@ -198,7 +203,15 @@ function versionAtLeast(v: string, major: number, minor: number): boolean {
   return a > major || (a === major && b >= minor);
 }
 
-async function scanTar(path: string, gzip: boolean): Promise<SdistFinds> {
+const FIND_KEY: Record<SdistEntryKind, keyof SdistFinds> = { 'pkg-info': 'pkgInfo', requires: 'requiresTxt', pyproject: 'pyproject' };
+
+/** Whether a scan for `want` can stop: it has what it needs. */
+function enough(finds: SdistFinds, want: 'metadata' | 'pyproject'): boolean {
+  if (want === 'pyproject') return finds.pyproject !== undefined;
+  return finds.pkgInfo !== undefined && (finds.requiresTxt !== undefined || pkgInfoIsComplete(finds.pkgInfo));
+}
+
+async function scanTar(path: string, gzip: boolean, want: 'metadata' | 'pyproject'): Promise<SdistFinds> {
   const finds: SdistFinds = {};
   const extract = tarStream.extract();
   const source = createReadStream(path);
@@ -213,20 +226,15 @@ async function scanTar(path: string, gzip: boolean): Promise<SdistFinds> {
     for await (const entry of extract) {
       const type = entry.header.type;
       const kind = type === 'file' || type === 'contiguous-file' ? classifySdistEntry(entry.header.name) : null;
-      const have = kind === 'pkg-info' ? finds.pkgInfo : kind === 'requires' ? finds.requiresTxt : undefined;
-      if (kind === null || have !== undefined) {
+      if (kind === null || finds[FIND_KEY[kind]] !== undefined) {
         entry.resume();
         continue;
       }
       if ((entry.header.size ?? 0) > MAX_METADATA_BYTES) {
         throw new PipcacheError('E_BAD_REQUEST', `${path}: ${entry.header.name} is larger than ${MAX_METADATA_BYTES} bytes`);
       }
-      const text = await readCapped(entry, `${path}: ${entry.header.name}`);
-      if (kind === 'pkg-info') finds.pkgInfo = text;
-      else finds.requiresTxt = text;
-      if (finds.pkgInfo !== undefined && (finds.requiresTxt !== undefined || pkgInfoIsComplete(finds.pkgInfo))) {
-        break; // the rest of the archive is not needed
-      }
+      finds[FIND_KEY[kind]] = await readCapped(entry, `${path}: ${entry.header.name}`);
+      if (enough(finds, want)) break; // the rest of the archive is not needed
     }
   } finally {
     input.unpipe(extract);
@@ -237,23 +245,61 @@ async function scanTar(path: string, gzip: boolean): Promise<SdistFinds> {
   return finds;
 }
 
+/** Scans an sdist whose format its file name tells (a blob path has none); null for formats Node cannot read. */
+async function scanSdist(path: string, filename: string, want: 'metadata' | 'pyproject'): Promise<SdistFinds | null> {
+  const lower = filename.toLowerCase();
+  try {
+    if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz')) return await scanTar(path, true, want);
+    if (lower.endsWith('.tar')) return await scanTar(path, false, want);
+    if (lower.endsWith('.zip')) return await scanZip(path);
+    return null;
+  } catch (err) {
+    throw archiveError(path, err);
+  }
+}
+
+/** pip's build requirements when a project has no [build-system] table (PEP 518). */
+export const LEGACY_BUILD_REQUIRES = ['setuptools>=40.8.0', 'wheel'];
+
+/**
+ * The requirements pip installs to build this sdist (PEP 518): its
+ * pyproject.toml `[build-system].requires`, or the legacy setuptools + wheel.
+ * Null when the archive cannot be read here (.tar.bz2, .tar.xz).
+ */
+export async function readSdistBuildRequires(sdistPath: string, filename = sdistPath): Promise<string[] | null> {
+  const finds = await scanSdist(sdistPath, filename, 'pyproject');
+  if (finds === null) return null;
+  if (finds.pyproject === undefined) return LEGACY_BUILD_REQUIRES;
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(finds.pyproject) as Record<string, unknown>;
+  } catch (err) {
+    throw new PipcacheError('E_BAD_REQUEST', `${filename}: pyproject.toml does not parse: ${(err as Error).message}`, { cause: err });
+  }
+  const table = doc['build-system'] as { requires?: unknown } | undefined;
+  if (table === undefined) return LEGACY_BUILD_REQUIRES;
+  const requires = table.requires;
+  if (!Array.isArray(requires) || !requires.every((r) => typeof r === 'string')) {
+    throw new PipcacheError('E_BAD_REQUEST', `${filename}: [build-system].requires must be a list of strings`);
+  }
+  return requires as string[];
+}
+
 async function scanZip(path: string): Promise<SdistFinds> {
   const finds: SdistFinds = {};
   const zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false });
   try {
-    const wanted: { kind: 'pkg-info' | 'requires'; entry: yauzl.Entry }[] = [];
+    const wanted: { kind: SdistEntryKind; entry: yauzl.Entry }[] = [];
     for await (const entry of zip.eachEntry()) {
       const kind = classifySdistEntry(entry.fileName);
       if (kind !== null) wanted.push({ kind, entry });
     }
     for (const { kind, entry } of wanted) {
-      if ((kind === 'pkg-info' ? finds.pkgInfo : finds.requiresTxt) !== undefined) continue;
+      if (finds[FIND_KEY[kind]] !== undefined) continue;
       if (entry.uncompressedSize > MAX_METADATA_BYTES) {
         throw new PipcacheError('E_BAD_REQUEST', `${path}: ${entry.fileName} is larger than ${MAX_METADATA_BYTES} bytes`);
       }
-      const text = await readCapped(await zip.openReadStreamPromise(entry), `${path}: ${entry.fileName}`);
-      if (kind === 'pkg-info') finds.pkgInfo = text;
-      else finds.requiresTxt = text;
+      finds[FIND_KEY[kind]] = await readCapped(await zip.openReadStreamPromise(entry), `${path}: ${entry.fileName}`);
     }
   } finally {
     zip.close();
@@ -268,18 +314,9 @@ async function scanZip(path: string): Promise<SdistFinds> {
  * Requires-Dist dynamic) and lists no Requires-Dist, `*.egg-info/requires.txt`
  * is used instead, if present.
  */
-export async function readSdistMetadata(sdistPath: string): Promise<CoreMetadata | null> {
-  const lower = sdistPath.toLowerCase();
-  let finds: SdistFinds;
-  try {
-    if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz')) finds = await scanTar(sdistPath, true);
-    else if (lower.endsWith('.tar')) finds = await scanTar(sdistPath, false);
-    else if (lower.endsWith('.zip')) finds = await scanZip(sdistPath);
-    else return null;
-  } catch (err) {
-    throw archiveError(sdistPath, err);
-  }
-  if (finds.pkgInfo === undefined) return null;
+export async function readSdistMetadata(sdistPath: string, filename = sdistPath): Promise<CoreMetadata | null> {
+  const finds = await scanSdist(sdistPath, filename, 'metadata');
+  if (finds === null || finds.pkgInfo === undefined) return null;
   const text = finds.pkgInfo;
   const md = withPath(sdistPath, () => parseCoreMetadata(text));
   if (md.requiresDist.length === 0 && finds.requiresTxt !== undefined) {
