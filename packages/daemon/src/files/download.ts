@@ -102,10 +102,10 @@ export class Download extends EventEmitter {
       this.setState('done');
     } catch (err) {
       await this.writer.abort();
+      // A local write failure (a full disk) is ours, not upstream's: say so.
       const e =
-        err instanceof PipcacheError
-          ? err
-          : new PipcacheError('E_TRUNCATED', `${this.url}: body failed: ${(err as Error).message}`, { cause: err });
+        this.writer.error ??
+        (err instanceof PipcacheError ? err : new PipcacheError('E_TRUNCATED', `${this.url}: body failed: ${(err as Error).message}`, { cause: err }));
       this.log.error({ url: this.url, code: e.code, err: e.message }, 'download discarded; nothing cached');
       this.fail(e);
     }

@@ -51,7 +51,7 @@ export class BlobWriter {
   readonly tmpPath: string;
   private readonly hash: Hash = createHash('sha256');
   private readonly stream: WriteStream;
-  private failure: Error | undefined;
+  private failure: PipcacheError | undefined;
   /** Bytes handed to write() so far. */
   bytes = 0;
   /** Bytes known to be in the temp file (write callbacks fired). */
@@ -68,7 +68,7 @@ export class BlobWriter {
     });
   }
 
-  get error(): Error | undefined {
+  get error(): PipcacheError | undefined {
     return this.failure;
   }
 
@@ -86,8 +86,14 @@ export class BlobWriter {
 
   waitDrain(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const onDrain = (): void => { this.stream.off('error', onError); resolve(); };
-      const onError = (err: Error): void => { this.stream.off('drain', onDrain); reject(err); };
+      const onDrain = (): void => {
+        this.stream.off('error', onError);
+        resolve();
+      };
+      const onError = (): void => {
+        this.stream.off('drain', onDrain);
+        reject(this.failure);
+      };
       this.stream.once('drain', onDrain);
       this.stream.once('error', onError);
     });
