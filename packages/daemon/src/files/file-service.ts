@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { PipcacheError } from '@pipcache/shared';
 import type { BlobStore } from '../store/blob-store.js';
-import type { FileRecord, IndexDb, UrlRecord } from '../store/index-db.js';
+import { fileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from '../proxy/context.js';
 import { READ_CHUNK, contentTypeFor, sendFile, sendText } from '../proxy/send.js';
@@ -72,7 +72,7 @@ export class FileService {
       if (size !== null) {
         ctx.outcome = 'hit';
         ctx.fromCache = await sendFile(ctx.req, ctx.res, { path: this.deps.blobs.path(t.stored), size, sha256: t.stored, filename: t.filename });
-        this.recordHit(lookup.key);
+        if (!lookup.metadata) this.recordHit(lookup.key);
         return true;
       }
       this.deps.log.warn({ key: lookup.key, sha256: t.stored }, 'indexed blob missing on disk; fetching again');
@@ -121,7 +121,7 @@ export class FileService {
     const sha = t.sha256 as string;
     const existing = this.downloads.get(sha);
     if (existing) return existing;
-    const key = `${t.rec.project}\u0000${t.rec.version}\u0000${t.rec.filename}`;
+    const key = fileKey(t.rec.project, t.rec.version, t.rec.filename);
     const dl = new Download(t.url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, async () => {
       await this.deps.db.updateFile(key, (r) =>
         t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored },
