@@ -193,6 +193,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       await upstream?.close().catch(() => undefined);
       proxy?.closeAll();
       await closed;
+      await files?.flushHits();
       await db?.close();
       logger.info('stopped');
       opts.onStopped?.();

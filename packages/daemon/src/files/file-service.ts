@@ -7,6 +7,12 @@ import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from '../proxy/context.js';
 import { READ_CHUNK, contentTypeFor, sendFile, sendText } from '../proxy/send.js';
 import { Download } from './download.js';
+import { SmallBlobCache } from '../store/small-blob-cache.js';
+
+/** Blobs up to this size are served from memory once read. */
+const SMALL_BLOB_BYTES = 256 * 1024;
+const SMALL_BLOB_BUDGET = 64 * 1024 * 1024;
+const HIT_FLUSH_MS = 1000;
 
 export interface FileServiceDeps {
   db: IndexDb;
@@ -45,6 +51,9 @@ function targetOf(rec: FileRecord, metadata: boolean): Target {
  */
 export class FileService {
   private readonly downloads = new Map<string, Download>();
+  private readonly small = new SmallBlobCache(SMALL_BLOB_BYTES, SMALL_BLOB_BUDGET);
+  private hits = new Map<string, { count: number; last: string }>();
+  private hitFlush: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: FileServiceDeps) {}
 
@@ -68,10 +77,12 @@ export class FileService {
     if (!rec) return false;
     const t = targetOf(rec, lookup.metadata);
     if (t.stored) {
-      const size = await this.deps.blobs.size(t.stored);
+      const path = this.deps.blobs.path(t.stored);
+      const data = await this.small.get(t.stored, path, t.metadata ? null : rec.size).catch(() => null);
+      const size = data ? data.length : await this.deps.blobs.size(t.stored);
       if (size !== null) {
         ctx.outcome = 'hit';
-        ctx.fromCache = await sendFile(ctx.req, ctx.res, { path: this.deps.blobs.path(t.stored), size, sha256: t.stored, filename: t.filename });
+        ctx.fromCache = await sendFile(ctx.req, ctx.res, { path, size, sha256: t.stored, filename: t.filename, data });
         if (!lookup.metadata) this.recordHit(lookup.key);
         return true;
       }
@@ -110,11 +121,25 @@ export class FileService {
     return this.deps.blobs.path(t.sha256);
   }
 
+  /** Hits are counted in memory and written in one transaction a second, off the hit path. */
   private recordHit(key: string): void {
-    const now = new Date().toISOString();
-    this.deps.db.updateFile(key, (r) => ({ ...r, hits: r.hits + 1, lastServed: now })).catch((err: Error) => {
-      this.deps.log.warn({ key, err: err.message }, 'could not record a hit');
-    });
+    const entry = this.hits.get(key);
+    const last = new Date().toISOString();
+    if (entry) {
+      entry.count++;
+      entry.last = last;
+    } else this.hits.set(key, { count: 1, last });
+    this.hitFlush ??= setTimeout(() => void this.flushHits(), HIT_FLUSH_MS);
+  }
+
+  /** Writes the counted hits (also called on stop). */
+  async flushHits(): Promise<void> {
+    if (this.hitFlush) clearTimeout(this.hitFlush);
+    this.hitFlush = undefined;
+    if (this.hits.size === 0) return;
+    const batch = this.hits;
+    this.hits = new Map();
+    await this.deps.db.addHits(batch).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not record hits'));
   }
 
   private download(t: Target): Download {

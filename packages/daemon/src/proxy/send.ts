@@ -26,7 +26,7 @@ export function sendText(res: ServerResponse, status: number, text: string, extr
 export function sendFile(
   req: IncomingMessage,
   res: ServerResponse,
-  file: { path: string; size: number; sha256: string; filename: string },
+  file: { path: string; size: number; sha256: string; filename: string; data?: Buffer | null },
 ): Promise<number> {
   const etag = `"${file.sha256}"`;
   const headers: Record<string, string | number> = {
@@ -62,6 +62,10 @@ export function sendFile(
   if (req.method === 'HEAD' || length === 0) {
     res.end();
     return Promise.resolve(0);
+  }
+  if (file.data) {
+    res.end(start === 0 && end === file.size - 1 ? file.data : file.data.subarray(start, end + 1));
+    return Promise.resolve(length);
   }
   return new Promise((resolve, reject) => {
     const stream = createReadStream(file.path, { start, end, highWaterMark: READ_CHUNK });

@@ -153,6 +153,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
           tlsSocket.destroy();
         });
         tunnelHost.set(tlsSocket, host);
+        log.debug({ host }, 'tunnel intercepted');
         inner.emit('connection', tlsSocket);
       },
       (err: Error) => {

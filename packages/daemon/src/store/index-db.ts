@@ -165,6 +165,16 @@ export class IndexDb {
     return out;
   }
 
+  /** Adds counted hits in one transaction: key -> how many, and when the last was served. */
+  async addHits(hits: Map<string, { count: number; last: string }>): Promise<void> {
+    await this.root.transaction(() => {
+      for (const [key, { count, last }] of hits) {
+        const old = this.files.get(key);
+        if (old) this.files.put(key, { ...old, hits: old.hits + count, lastServed: last });
+      }
+    });
+  }
+
   /** Adds a file that no page listed (a direct download, an import). */
   async putFile(rec: FileRecord): Promise<void> {
     const key = fileKey(rec.project, rec.version, rec.filename);

@@ -1,0 +1,42 @@
+import { readFile, stat } from 'node:fs/promises';
+
+/**
+ * Small blobs (PEP 658 metadata files, small wheels) kept in memory, least
+ * recently used first out, so that the many tiny requests of an install cost
+ * no file system round trip. Blobs are immutable: an entry never goes stale.
+ */
+export class SmallBlobCache {
+  private readonly entries = new Map<string, Buffer>();
+  private bytes = 0;
+
+  constructor(
+    readonly maxEntryBytes: number,
+    private readonly maxTotalBytes: number,
+  ) {}
+
+  /**
+   * The blob's bytes when it is small enough to keep; null otherwise. `size`
+   * may be unknown (null): then the file is asked. Rejects when it is missing.
+   */
+  async get(sha256: string, path: string, size: number | null): Promise<Buffer | null> {
+    if (size !== null && size > this.maxEntryBytes) return null;
+    const hit = this.entries.get(sha256);
+    if (hit) {
+      this.entries.delete(sha256);
+      this.entries.set(sha256, hit);
+      return hit;
+    }
+    const actual = size ?? (await stat(path)).size;
+    if (actual > this.maxEntryBytes) return null;
+    const data = await readFile(path);
+    if (data.length !== actual) return null; // changed under us: let the caller stream it
+    this.entries.set(sha256, data);
+    this.bytes += data.length;
+    for (const [key, buf] of this.entries) {
+      if (this.bytes <= this.maxTotalBytes) break;
+      this.entries.delete(key);
+      this.bytes -= buf.length;
+    }
+    return data;
+  }
+}
