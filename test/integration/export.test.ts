@@ -213,6 +213,7 @@ describe('pipcache import', () => {
       const ls = await daemon.cli(['ls', 'dropped', '--json']);
       return ls.code === 0 && (JSON.parse(ls.stdout) as { files: { stored: boolean }[] }).files.some((f) => f.stored);
     });
+    expect((await daemon.cli(['ls', 'dropped'])).stdout).toMatch(/cached, imported/);
     await waitFor('the inbox to empty', async () => !existsSync(join(home, 'inbox', dropped.filename)));
     await writeFile(join(home, 'config.json'), '{ "offline": tru');
     await waitFor('the rejection in the log', async () => (await daemon.logs()).some((l) => l.msg?.includes('config change rejected')));

@@ -69,6 +69,7 @@ export interface LsFile {
   sha256: string | null;
   stored: boolean;
   goneUpstream: boolean;
+  imported: boolean;
   yanked: string | false;
   hits: number;
   lastServed: string | null;

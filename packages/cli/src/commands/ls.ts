@@ -9,7 +9,7 @@ export async function ls(args: { project?: string }): Promise<{ result: unknown;
     if (res.files.length === 0) return { result: res, text: `nothing cached for ${args.project}` };
     const rows = [['VERSION', 'FILE', 'SIZE', 'HITS', 'STATE']];
     for (const f of res.files) {
-      const state = [f.stored ? 'cached' : 'listed', f.goneUpstream ? 'gone upstream' : '', f.yanked !== false ? 'yanked' : '']
+      const state = [f.stored ? 'cached' : 'listed', f.imported ? 'imported' : '', f.goneUpstream ? 'gone upstream' : '', f.yanked !== false ? 'yanked' : '']
         .filter(Boolean)
         .join(', ');
       rows.push([f.version, f.filename, f.size === null ? '?' : formatBytes(f.size), String(f.hits), state]);

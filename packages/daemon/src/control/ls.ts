@@ -11,6 +11,7 @@ function toLs(f: FileRecord): LsFile {
     sha256: f.sha256,
     stored: f.stored,
     goneUpstream: f.goneUpstream,
+    imported: f.imported === true,
     yanked: f.yanked,
     hits: f.hits,
     lastServed: f.lastServed,

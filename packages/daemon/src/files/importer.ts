@@ -114,6 +114,7 @@ export class Importer {
         stored: true,
         metadataStored: null,
         goneUpstream: false,
+        imported: true,
       });
     }
     this.d.onStored(index, parsed.project);

@@ -26,6 +26,8 @@ export interface FileRecord {
   metadataStored: string | null;
   /** The upstream page no longer lists this file. */
   goneUpstream: boolean;
+  /** Came in through `pipcache import`, not from an upstream page. */
+  imported?: boolean;
 }
 
 /** What is kept of one project's upstream page. */
@@ -137,7 +139,8 @@ export class IndexDb {
       for (const { key, value } of this.files.getRange({ start: `${page.project}${SEP}`, end: `${page.project}${SEP}\uffff` })) {
         if (seen.has(key) || value.index !== page.index) continue;
         if (value.stored) {
-          if (!value.goneUpstream) this.files.put(key, { ...value, goneUpstream: true });
+          // An imported file was never on the upstream page: not gone, just local.
+          if (!value.goneUpstream && !value.imported) this.files.put(key, { ...value, goneUpstream: true });
         } else {
           this.files.remove(key);
         }
