@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,8 +75,4 @@ export async function startDaemon(opts: StartOptions): Promise<TestDaemon> {
       await cli(['stop']);
     },
   };
-}
-
-export async function removeHome(d: TestDaemon | undefined): Promise<void> {
-  if (d) await rm(d.home, { recursive: true, force: true });
 }

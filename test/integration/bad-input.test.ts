@@ -1,32 +1,24 @@
-import { readdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestCa, type TestCa } from '../fixtures/test-ca.js';
-import { buildPackages, type BuiltFile } from '../fixtures/packages.js';
-import { startFakePypi, type FakePypi } from '../fixtures/fake-pypi.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import type { FakePypi } from '../fixtures/fake-pypi.js';
+import type { TestDaemon } from '../helpers/daemon.js';
 import { proxyClient, rawExchange } from '../helpers/proxy-client.js';
+import { createWorld, type World } from '../helpers/world.js';
 
-let dir: string;
-let ca: TestCa;
-let files: BuiltFile[];
+let world: World;
 let pypi: FakePypi;
 let daemon: TestDaemon;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pipcache-bad-'));
-  ca = await createTestCa(join(dir, 'ca'));
-  files = await buildPackages([{ name: 'okpkg', version: '1.0' }], join(dir, 'dist'));
-  pypi = await startFakePypi({ ca, files });
-  daemon = await startDaemon({ resolve: pypi.resolve, caCertPath: ca.certPath });
+  world = await createWorld('bad', [{ name: 'okpkg', version: '1.0' }]);
+  pypi = world.pypi;
+  daemon = await world.startDaemon();
 });
 
 afterAll(async () => {
-  await daemon?.stop();
-  await pypi?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 async function stillServes(): Promise<void> {

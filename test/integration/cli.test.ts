@@ -1,40 +1,32 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestCa, type TestCa } from '../fixtures/test-ca.js';
-import { buildPackages, type BuiltFile } from '../fixtures/packages.js';
+import type { BuiltFile } from '../fixtures/packages.js';
 import { pythonhostedPath } from '../fixtures/simple-pages.js';
-import { startFakePypi, type FakePypi } from '../fixtures/fake-pypi.js';
-import { CLI, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import type { FakePypi } from '../fixtures/fake-pypi.js';
+import { CLI, type TestDaemon } from '../helpers/daemon.js';
 import { proxyClient } from '../helpers/proxy-client.js';
 import { run } from '../helpers/proc.js';
+import { createWorld, type World } from '../helpers/world.js';
 
+let world: World;
 let dir: string;
-let ca: TestCa;
 let pypi: FakePypi;
 let daemon: TestDaemon;
 let files: BuiltFile[];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pipcache-cli-'));
-  ca = await createTestCa(join(dir, 'ca'));
-  files = await buildPackages(
-    [
-      { name: 'clipkg', version: '1.0' },
-      { name: 'slowpkg', version: '1.0', payloadBytes: 30_000_000 },
-    ],
-    join(dir, 'dist'),
-  );
-  pypi = await startFakePypi({ ca, files });
-  daemon = await startDaemon({ resolve: pypi.resolve, caCertPath: ca.certPath });
+  world = await createWorld('cli', [
+    { name: 'clipkg', version: '1.0' },
+    { name: 'slowpkg', version: '1.0', payloadBytes: 30_000_000 },
+  ]);
+  ({ dir, pypi, files } = world);
+  daemon = await world.startDaemon();
 });
 
 afterAll(async () => {
-  await daemon?.stop();
-  await pypi?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o777;
@@ -94,7 +86,7 @@ describe('the CLI and the daemon around it', () => {
   it('stop discards a download still in flight after its grace period: nothing half-published', async () => {
     const slow = files.find((f) => f.project === 'slowpkg') as BuiltFile;
     pypi.faults.slow.set(slow.filename, 2_000_000);
-    const own = await startDaemon({ resolve: pypi.resolve, caCertPath: ca.certPath });
+    const own = await world.startDaemon();
     const client = proxyClient(own.address, own.pipEnv.PIP_CERT ?? '');
     try {
       expect((await client.get('https://pypi.org/simple/slowpkg/')).status).toBe(200);
@@ -110,7 +102,7 @@ describe('the CLI and the daemon around it', () => {
       expect(await download).not.toBe(slow.size);
       expect(existsSync(join(own.home, 'blobs', slow.sha256.slice(0, 2), slow.sha256))).toBe(false);
       expect(await readdir(join(own.home, 'tmp'))).toEqual([]);
-      const again = await startDaemon({ resolve: pypi.resolve, caCertPath: ca.certPath, home: own.home });
+      const again = await world.startDaemon({ home: own.home });
       const ls = JSON.parse((await again.cli(['ls', 'slowpkg', '--json'])).stdout) as { files: { stored: boolean }[] };
       expect(ls.files.every((f) => !f.stored)).toBe(true);
       await again.stop();

@@ -1,30 +1,23 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestCa, type TestCa } from '../fixtures/test-ca.js';
-import { buildBackendWheels, buildPackages, describeFile, type BuiltFile } from '../fixtures/packages.js';
-import { startFakePypi, type FakePypi } from '../fixtures/fake-pypi.js';
-import { createVenv, type Venv } from '../helpers/venv.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { buildBackendWheels, type BuiltFile } from '../fixtures/packages.js';
+import type { FakePypi } from '../fixtures/fake-pypi.js';
+import type { Venv } from '../helpers/venv.js';
+import type { TestDaemon } from '../helpers/daemon.js';
+import { createWorld, type World } from '../helpers/world.js';
 
+let world: World;
 let dir: string;
-let ca: TestCa;
-let files: BuiltFile[];
 let pypi: FakePypi;
 let daemon: TestDaemon;
 let home: string;
-let n = 0;
 
-const venv = (): Promise<Venv> => createVenv(join(dir, `venv-${n++}`));
-const file = (project: string, version: string): BuiltFile => {
-  const f = files.find((x) => x.project === project && x.version === version);
-  if (!f) throw new Error(`no ${project} ${version}`);
-  return f;
-};
+const venv = (): Promise<Venv> => world.venv();
+const file = (project: string, version: string): BuiltFile => world.file(project, version);
 const listing = async (d: string): Promise<string[]> => (await readdir(d)).sort();
-const start = (h = home): Promise<TestDaemon> => startDaemon({ resolve: pypi.resolve, caCertPath: ca.certPath, home: h });
+const start = (h = home): Promise<TestDaemon> => world.startDaemon({ home: h });
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -36,9 +29,8 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pipcache-export-'));
-  ca = await createTestCa(join(dir, 'ca'));
-  files = await buildPackages(
+  world = await createWorld(
+    'export',
     [
       {
         name: 'exapp',
@@ -57,10 +49,9 @@ beforeAll(async () => {
       { name: 'usesdist', version: '1.0', requires: ['sdistdep'] },
       { name: 'sdistdep', version: '1.0', kind: 'sdist', buildBackend: 'setuptools' },
     ],
-    join(dir, 'dist'),
+    { extraWheels: buildBackendWheels() },
   );
-  for (const w of buildBackendWheels()) files.push(await describeFile(w, undefined, join(dir, 'meta')));
-  pypi = await startFakePypi({ ca, files });
+  ({ dir, pypi } = world);
   home = join(dir, 'home');
   daemon = await start();
   for (const spec of ['exapp[fast]', 'unrelated', 'usesdist']) {
@@ -70,9 +61,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await daemon?.stop();
-  await pypi?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 describe('pipcache export', () => {

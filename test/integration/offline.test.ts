@@ -1,39 +1,29 @@
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestCa, type TestCa } from '../fixtures/test-ca.js';
-import { buildBackendWheels, buildPackages, describeFile, type BuiltFile } from '../fixtures/packages.js';
-import { startFakePypi, type FakePypi } from '../fixtures/fake-pypi.js';
-import { createVenv, type Venv } from '../helpers/venv.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { buildBackendWheels, type BuiltFile } from '../fixtures/packages.js';
+import type { FakePypi } from '../fixtures/fake-pypi.js';
+import type { Venv } from '../helpers/venv.js';
+import type { TestDaemon } from '../helpers/daemon.js';
 import { rawExchange } from '../helpers/proxy-client.js';
+import { createWorld, type World } from '../helpers/world.js';
 
-let dir: string;
-let ca: TestCa;
-let files: BuiltFile[];
+let world: World;
 let pypi: FakePypi;
-let pypiUp = false;
 let daemon: TestDaemon;
 let home: string;
-let n = 0;
 
-const venv = (): Promise<Venv> => createVenv(join(dir, `venv-${n++}`));
-const archiveFetches = (): number => [...pypi.counters.files.values()].reduce((a, b) => a + b, 0);
-const file = (project: string, version: string): BuiltFile => {
-  const f = files.find((x) => x.project === project && x.version === version);
-  if (!f) throw new Error(`no ${project} ${version}`);
-  return f;
-};
+const venv = (): Promise<Venv> => world.venv();
+const archiveFetches = (): number => world.archiveFetches();
+const file = (project: string, version: string): BuiltFile => world.file(project, version);
 
 async function status(): Promise<{ offline: boolean; requests: { stale: number } }> {
   return JSON.parse((await daemon.cli(['status', '--json'])).stdout) as { offline: boolean; requests: { stale: number } };
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pipcache-offline-'));
-  ca = await createTestCa(join(dir, 'ca'));
-  files = await buildPackages(
+  world = await createWorld(
+    'offline',
     [
       { name: 'offapp', version: '1.0', requires: ['offdep>=1', 'sdproj'] },
       { name: 'offdep', version: '1.0' },
@@ -44,22 +34,18 @@ beforeAll(async () => {
       { name: 'notcached', version: '1.0' },
       { name: 'idxpkg', version: '1.0', requires: ['offdep'] },
     ],
-    join(dir, 'dist'),
+    { extraWheels: buildBackendWheels() },
   );
-  for (const w of buildBackendWheels()) files.push(await describeFile(w, undefined, join(dir, 'meta')));
-  pypi = await startFakePypi({ ca, files });
-  pypiUp = true;
-  home = join(dir, 'home');
+  pypi = world.pypi;
+  home = join(world.dir, 'home');
   await mkdir(home, { recursive: true });
   // Every page request revalidates upstream, so upstream failures show.
   await writeFile(join(home, 'config.json'), JSON.stringify({ pageMaxAge: 0 }));
-  daemon = await startDaemon({ resolve: pypi.resolve, caCertPath: ca.certPath, home });
+  daemon = await world.startDaemon({ home });
 });
 
 afterAll(async () => {
-  await daemon?.stop();
-  if (pypiUp) await pypi.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 describe('offline mode', () => {
@@ -98,7 +84,7 @@ describe('offline mode', () => {
 
   it('keeps the offline state across a restart', async () => {
     await daemon.stop();
-    daemon = await startDaemon({ resolve: pypi.resolve, caCertPath: ca.certPath, home });
+    daemon = await world.startDaemon({ home });
     expect((await status()).offline).toBe(true);
     expect((await daemon.cli(['offline', 'status'])).stdout).toMatch(/^offline/);
     expect((await daemon.cli(['offline', 'off'])).code).toBe(0);
@@ -160,7 +146,6 @@ describe('index mode', () => {
 
   it('installs a cached closure with upstream stopped, without the user doing anything', async () => {
     await pypi.close();
-    pypiUp = false;
     const v = await venv();
     const started = Date.now();
     const r = await v.pip(['install', '--no-cache-dir', 'offapp'], daemon.pipEnv);

@@ -1,40 +1,27 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestCa, type TestCa } from '../fixtures/test-ca.js';
-import { buildPackages, type BuiltFile } from '../fixtures/packages.js';
-import { startFakePypi, startPlainHttpsServer, type FakePypi, type PlainHttpsServer } from '../fixtures/fake-pypi.js';
-import { createVenv } from '../helpers/venv.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { proxyClient } from '../helpers/proxy-client.js';
+import type { BuiltFile } from '../fixtures/packages.js';
+import { startPlainHttpsServer, type FakePypi, type PlainHttpsServer } from '../fixtures/fake-pypi.js';
 import { pythonhostedPath } from '../fixtures/simple-pages.js';
+import type { TestDaemon } from '../helpers/daemon.js';
+import { proxyClient } from '../helpers/proxy-client.js';
+import { createWorld, type World } from '../helpers/world.js';
 
-let dir: string;
-let ca: TestCa;
-let files: BuiltFile[];
+let world: World;
 let pypi: FakePypi;
 let other: PlainHttpsServer;
 let daemon: TestDaemon;
-let venvCount = 0;
 
 /** The wheel (or sdist) built for `project-version`. */
 const byName = (id: string): BuiltFile => {
-  const f = files.find((x) => `${x.project}-${x.version}` === id);
+  const f = world.files.find((x) => `${x.project}-${x.version}` === id);
   if (!f) throw new Error(`no built file ${id}`);
   return f;
 };
-
-async function freshVenv(python = 'python3') {
-  return createVenv(join(dir, `venv-${venvCount++}`), python);
-}
-
-function archiveFetches(): number {
-  let n = 0;
-  for (const v of pypi.counters.files.values()) n += v;
-  return n;
-}
+const freshVenv = (python?: string) => world.venv(python);
+const archiveFetches = (): number => world.archiveFetches();
 
 /** True when nothing of `f` is in the store: no blob under its digest, no temp file left. */
 async function nothingCached(f: BuiltFile): Promise<boolean> {
@@ -44,9 +31,8 @@ async function nothingCached(f: BuiltFile): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pipcache-proxy-'));
-  ca = await createTestCa(join(dir, 'ca'));
-  files = await buildPackages(
+  world = await createWorld(
+    'proxy',
     [
       { name: 'app', version: '1.0', requires: ['liba>=1.0', 'Lib_B'] },
       { name: 'liba', version: '1.0' },
@@ -58,19 +44,16 @@ beforeAll(async () => {
       { name: 'bigpkg', version: '1.0', payloadBytes: 40_000_000 },
       { name: 'tunnelled', version: '3.0' },
     ],
-    join(dir, 'dist'),
+    { serve: (f) => f.project !== 'tunnelled' },
   );
-  const tunnelled = files.filter((f) => f.project === 'tunnelled');
-  pypi = await startFakePypi({ ca, files: files.filter((f) => f.project !== 'tunnelled') });
-  other = await startPlainHttpsServer(ca, 'other.test', tunnelled);
-  daemon = await startDaemon({ resolve: `${pypi.resolve},other.test:443=127.0.0.1:${other.port}`, caCertPath: ca.certPath });
+  pypi = world.pypi;
+  other = await startPlainHttpsServer(world.ca, 'other.test', world.files.filter((f) => f.project === 'tunnelled'));
+  daemon = await world.startDaemon({ resolve: `other.test:443=127.0.0.1:${other.port}` });
 });
 
 afterAll(async () => {
-  await daemon?.stop();
-  await pypi?.close();
+  await world?.close();
   await other?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('pip through the proxy', () => {

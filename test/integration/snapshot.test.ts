@@ -1,29 +1,20 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestCa, type TestCa } from '../fixtures/test-ca.js';
-import { buildBackendWheels, buildPackages, bundledWheels, describeFile, type BuiltFile } from '../fixtures/packages.js';
-import { startFakePypi, type FakePypi } from '../fixtures/fake-pypi.js';
-import { createVenv, type Venv } from '../helpers/venv.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { buildBackendWheels, bundledWheels, type BuiltFile } from '../fixtures/packages.js';
+import type { Venv } from '../helpers/venv.js';
+import type { TestDaemon } from '../helpers/daemon.js';
+import { createWorld, type World } from '../helpers/world.js';
 
+let world: World;
 let dir: string;
-let ca: TestCa;
-let files: BuiltFile[];
-let pypi: FakePypi;
 let daemon: TestDaemon;
 let home: string;
-let n = 0;
 
-const venv = (): Promise<Venv> => createVenv(join(dir, `venv-${n++}`));
-const start = (): Promise<TestDaemon> => startDaemon({ resolve: pypi.resolve, caCertPath: ca.certPath, home });
-const file = (project: string, version: string): BuiltFile => {
-  const f = files.find((x) => x.project === project && x.version === version);
-  if (!f) throw new Error(`no ${project} ${version}`);
-  return f;
-};
+const venv = (): Promise<Venv> => world.venv();
+const start = (): Promise<TestDaemon> => world.startDaemon({ home });
+const file = (project: string, version: string): BuiltFile => world.file(project, version);
 
 const PYPROJECT = `[build-system]
 requires = ["setuptools>=40.8.0", "wheel"]
@@ -62,9 +53,8 @@ async function installOffline(args: string[], cwd: string): Promise<{ code: numb
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pipcache-snapshot-'));
-  ca = await createTestCa(join(dir, 'ca'));
-  files = await buildPackages(
+  world = await createWorld(
+    'snapshot',
     [
       { name: 'snapa', version: '1.0' },
       { name: 'snapa', version: '1.2' },
@@ -72,20 +62,15 @@ beforeAll(async () => {
       { name: 'snapc', version: '0.3' },
       { name: 'snapfast', version: '1.0' },
     ],
-    join(dir, 'dist'),
+    { extraWheels: [...buildBackendWheels(), ...bundledWheels().filter((p) => p.includes('/pip-'))] },
   );
-  for (const w of [...buildBackendWheels(), ...bundledWheels().filter((p) => p.includes('/pip-'))]) {
-    files.push(await describeFile(w, undefined, join(dir, 'meta')));
-  }
-  pypi = await startFakePypi({ ca, files });
+  dir = world.dir;
   home = join(dir, 'home');
   daemon = await start();
 });
 
 afterAll(async () => {
-  await daemon?.stop();
-  await pypi?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 describe('pipcache export DIR with no requirements: a snapshot of the project', () => {
