@@ -30,7 +30,8 @@ afterAll(async () => {
 });
 
 const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o777;
-const cliIn = (home: string, args: string[]) => run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, PIPCACHE_HOME: home }, timeoutMs: 30_000 });
+const cliIn = (home: string, args: string[], env: Record<string, string> = {}) =>
+  run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, PIPCACHE_HOME: home, ...env }, timeoutMs: 30_000 });
 
 describe('the CLI and the daemon around it', () => {
   it('keeps the control socket and the CA key private', async () => {
@@ -70,6 +71,14 @@ describe('the CLI and the daemon around it', () => {
     const help = await cliIn(home, ['export', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--prune');
+  });
+
+  it('says plainly when the port is taken', async () => {
+    const port = new URL(daemon.address).port;
+    const r = await cliIn(join(dir, 'second-home'), ['start'], { PIPCACHE_PORT: port });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}: the address is in use`);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('refuses to start on a broken config file, naming every problem', async () => {

@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Config, HomePaths } from '@pipcache/shared';
+import { PipcacheError, type Config, type HomePaths } from '@pipcache/shared';
 import { loadOrCreateCa } from './tls/ca.js';
 import { LeafCache } from './tls/leaf-cache.js';
 import { writeBundle } from './tls/bundle.js';
@@ -143,9 +143,13 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     });
     const server = proxy.server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const fail = (err: NodeJS.ErrnoException): void => {
+        const why = err.code === 'EADDRINUSE' ? 'the address is in use (another pipcache or another program; try --port)' : err.message;
+        reject(new PipcacheError('E_DAEMON_START_FAILED', `cannot listen on ${config.host}:${config.port}: ${why}`, { cause: err }));
+      };
+      server.once('error', fail);
       server.listen(config.port, config.host, () => {
-        server.off('error', reject);
+        server.off('error', fail);
         resolve();
       });
     });

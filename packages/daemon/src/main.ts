@@ -51,8 +51,9 @@ export async function runDaemon({ env, announce }: RunDaemonOptions): Promise<vo
 const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, '/'));
 if (isMain) {
   runDaemon({ env: process.env, announce: true }).catch((err: unknown) => {
-    const message = isPipcacheError(err) ? `${err.message}${err.hint ? ` (${err.hint})` : ''}` : String((err as Error).stack ?? err);
+    const message = isPipcacheError(err) ? err.message : String((err as Error).stack ?? err);
     process.stderr.write(`pipcache daemon: ${message}\n`);
+    if (isPipcacheError(err) && err.hint) process.stderr.write(`hint: ${err.hint}\n`);
     process.exit(isPipcacheError(err) ? err.exitCode || 1 : 1);
   });
 }

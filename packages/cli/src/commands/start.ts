@@ -58,7 +58,8 @@ export async function start(args: StartArgs): Promise<{ result: unknown; text: s
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exited !== null) {
-      const detail = readFileSync(outFile, 'utf8').trim().split('\n').slice(-3).join(' ');
+      const lines = readFileSync(outFile, 'utf8').trim().split('\n');
+      const detail = (lines.find((l) => l.startsWith('pipcache daemon: ')) ?? lines.at(-1) ?? '').replace(/^pipcache daemon: /, '');
       throw new PipcacheError('E_DAEMON_START_FAILED', `the daemon exited during start: ${detail || `exit code ${exited}`}`);
     }
     if (await isRunning(p.socket)) {
