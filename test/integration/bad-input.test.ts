@@ -137,6 +137,18 @@ describe('bad input', () => {
     expect((await stat(join(daemon.home, 'tmp'))).isDirectory()).toBe(true);
   });
 
+  it('does not take an answer that is not an index page (a captive portal) for one', async () => {
+    pypi.faults.rawPages.set('portal', { contentType: 'text/plain', body: 'please log in to the wifi' });
+    const client = proxyClient(daemon.address, daemon.pipEnv.PIP_CERT ?? '');
+    try {
+      const page = await client.get('https://pypi.org/simple/portal/', { accept: 'text/html' });
+      expect(page.status).toBe(502);
+      expect(page.body.toString()).toContain('Content-Type');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('tells a client that is not using it as a proxy what to do', async () => {
     const r = await rawExchange(daemon.address, 'GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(r.text).toMatch(/^HTTP\/1\.1 404/);

@@ -114,8 +114,14 @@ export class PageService {
         return this.result(index, project, 'revalidated');
       }
       if (status === 200) {
+        const contentType = header(res.headers, 'content-type') ?? '';
+        if (!isPageContentType(contentType)) {
+          // pip ignores such answers too (a captive portal, a misconfigured mirror): keep what we have.
+          res.body.resume();
+          return this.fallback(index, project, record, `upstream answered 200 with Content-Type ${JSON.stringify(contentType)}`);
+        }
         const body = await readDecoded(res, url);
-        const page = this.parse(body, header(res.headers, 'content-type') ?? '', url, project);
+        const page = this.parse(body, contentType, url, project);
         await this.save(index, project, url, page, res.headers);
         return this.result(index, project, 'miss');
       }
@@ -184,6 +190,12 @@ export class PageService {
     await this.deps.db.savePage(record, listed);
     this.bump(index, project);
   }
+}
+
+/** The three media types an index page may have (PEP 691); anything else is not a page. */
+export function isPageContentType(contentType: string): boolean {
+  const type = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  return type === 'application/vnd.pypi.simple.v1+json' || type === 'application/vnd.pypi.simple.v1+html' || type === 'text/html';
 }
 
 /** The index a URL belongs to: its host for https (the usual case), else its origin. */
