@@ -50,7 +50,8 @@ export interface StatusResult {
   uptimeSeconds: number;
   offline: boolean;
   home: string;
-  index: { projects: number; files: number; storedFiles: number; bytesOnDisk: number };
+  /** `indexBytes`: the LMDB file; `bytesOnDisk`: the stored archives and metadata files. */
+  index: { projects: number; files: number; storedFiles: number; bytesOnDisk: number; indexBytes: number };
   requests: {
     hits: number;
     misses: number;

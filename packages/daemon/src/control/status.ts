@@ -1,5 +1,15 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { StatusResult } from '@pipcache/shared';
 import type { ControlServices } from './services.js';
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
 
 export function status(s: ControlServices): StatusResult {
   const projects = new Set<string>();
@@ -25,7 +35,7 @@ export function status(s: ControlServices): StatusResult {
     uptimeSeconds: Math.round((Date.now() - s.startedAt.getTime()) / 1000),
     offline: s.isOffline(),
     home: s.paths.home,
-    index: { projects: projects.size, files, storedFiles, bytesOnDisk },
+    index: { projects: projects.size, files, storedFiles, bytesOnDisk, indexBytes: sizeOf(join(s.paths.index, 'data.mdb')) },
     requests: s.stats.snapshot(),
   };
 }
