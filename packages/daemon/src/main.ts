@@ -3,11 +3,22 @@
  * The daemon process: environment -> config -> createDaemon -> listen.
  * Signals are handled only here. The CLI starts this file detached.
  */
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import { homePaths, loadConfig, resolveHome, isPipcacheError } from '@pipcache/shared';
 import { createDaemon } from './daemon.js';
+
+/** At start, a log past this size is kept as `daemon.log.1` (one generation) and a new one begun. */
+const LOG_ROTATE_BYTES = 64 * 1024 * 1024;
+
+function rotateLog(file: string): void {
+  try {
+    if (statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
 
 export interface RunDaemonOptions {
   env: NodeJS.ProcessEnv;
@@ -18,6 +29,7 @@ export interface RunDaemonOptions {
 export async function runDaemon({ env, announce }: RunDaemonOptions): Promise<void> {
   const paths = homePaths(resolveHome(env));
   mkdirSync(dirname(paths.logFile), { recursive: true, mode: 0o700 });
+  rotateLog(paths.logFile);
   const config = loadConfig(paths.config, env);
   const logger = pino(
     { level: config.logLevel, base: { pid: process.pid }, redact: ['req.headers["proxy-authorization"]', 'headers["proxy-authorization"]'] },
