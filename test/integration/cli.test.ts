@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuiltFile } from '../fixtures/packages.js';
@@ -71,6 +72,30 @@ describe('the CLI and the daemon around it', () => {
     const help = await cliIn(home, ['export', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--prune');
+  });
+
+  it('never serves a cached file that was damaged on disk: it is fetched again', async () => {
+    const f = files.find((x) => x.project === 'clipkg') as BuiltFile;
+    const url = `https://files.pythonhosted.org${pythonhostedPath(f)}`;
+    const client = proxyClient(daemon.address, daemon.pipEnv.PIP_CERT ?? '');
+    try {
+      expect((await client.get(url)).status).toBe(200);
+      const blob = join(daemon.home, 'blobs', f.sha256.slice(0, 2), f.sha256);
+      expect((await stat(blob)).mode & 0o222).toBe(0); // read-only, so edits through a hardlinked export fail
+      await chmod(blob, 0o644);
+      const bytes = await readFile(blob);
+      bytes[10] = (bytes[10] ?? 0) ^ 0xff;
+      await writeFile(blob, bytes);
+      const before = pypi.counters.files.get(f.filename) ?? 0;
+      const again = await client.get(url);
+      expect(again.status).toBe(200);
+      expect(createHash('sha256').update(again.body).digest('hex')).toBe(f.sha256);
+      expect(pypi.counters.files.get(f.filename)).toBe(before + 1);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await daemon.logs()).some((l) => l.msg?.includes('damaged'))).toBe(true);
+    } finally {
+      await client.close();
+    }
   });
 
   it('says plainly when the port is taken', async () => {

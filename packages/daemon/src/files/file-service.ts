@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { PipcacheError } from '@pipcache/shared';
+import { PipcacheError, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore } from '../store/blob-store.js';
 import { fileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
 import type { UpstreamClient } from '../upstream/client.js';
@@ -78,15 +78,22 @@ export class FileService {
     const t = targetOf(rec, lookup.metadata);
     if (t.stored) {
       const path = this.deps.blobs.path(t.stored);
-      const data = await this.small.get(t.stored, path, t.metadata ? null : rec.size).catch(() => null);
-      const size = data ? data.length : await this.deps.blobs.size(t.stored);
+      let data: Buffer | null = null;
+      let damaged = false;
+      try {
+        data = await this.small.get(t.stored, path, t.metadata ? null : rec.size);
+      } catch (err) {
+        damaged = isPipcacheError(err, 'E_HASH_MISMATCH');
+      }
+      const size = damaged ? null : data ? data.length : await this.deps.blobs.size(t.stored);
       if (size !== null) {
         ctx.outcome = 'hit';
         ctx.fromCache = await sendFile(ctx.req, ctx.res, { path, size, sha256: t.stored, filename: t.filename, data });
         if (!lookup.metadata) this.recordHit(lookup.key);
         return true;
       }
-      this.deps.log.warn({ key: lookup.key, sha256: t.stored }, 'indexed blob missing on disk; fetching again');
+      if (damaged) await this.forget(lookup, t);
+      else this.deps.log.warn({ key: lookup.key, sha256: t.stored }, 'indexed blob missing on disk; fetching again');
     }
     if (this.deps.offline()) {
       ctx.outcome = 'offline';
@@ -104,6 +111,16 @@ export class FileService {
     ctx.outcome = 'miss';
     await this.streamMiss(ctx, t);
     return true;
+  }
+
+  /** Removes a damaged blob and marks it not stored, so the request goes on as a miss. */
+  private async forget(lookup: UrlRecord, t: Target): Promise<void> {
+    const sha = t.stored as string;
+    this.deps.log.error({ key: lookup.key, sha256: sha }, 'stored blob is damaged; removed, fetching again');
+    await this.deps.blobs.remove(sha);
+    await this.deps.db.updateFile(lookup.key, (r) => (lookup.metadata ? { ...r, metadataStored: null } : { ...r, stored: false }));
+    this.deps.onStored(t.rec.index, t.rec.project);
+    t.stored = null;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PipcacheError } from '@pipcache/shared';
 
@@ -124,6 +124,9 @@ export class BlobWriter {
     } finally {
       await fh.close();
     }
+    // Read-only: exports hardlink blobs into users' directories, and an edit
+    // there must not change what the cache serves.
+    await chmod(this.tmpPath, 0o444);
     const target = this.store.path(sha256);
     const dir = join(target, '..');
     await mkdir(dir, { recursive: true });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,35 +8,47 @@ import { SmallBlobCache } from './small-blob-cache.js';
 const dir = mkdtempSync(join(tmpdir(), 'pc-small-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function blob(name: string, size: number): string {
-  const p = join(dir, name);
-  writeFileSync(p, Buffer.alloc(size, name.charCodeAt(0)));
-  return p;
+/** Writes a blob of `size` bytes of `fill` and returns its digest and path. */
+function blob(fill: string, size: number): { sha: string; path: string } {
+  const data = Buffer.alloc(size, fill.charCodeAt(0));
+  const sha = createHash('sha256').update(data).digest('hex');
+  const path = join(dir, sha);
+  writeFileSync(path, data);
+  return { sha, path };
 }
 
 describe('SmallBlobCache', () => {
   it('keeps small blobs, refuses large ones, and asks the file when the size is unknown', async () => {
     const cache = new SmallBlobCache(100, 1000);
     const a = blob('a', 50);
-    expect((await cache.get('a', a, 50))?.length).toBe(50);
-    rmSync(a);
-    expect((await cache.get('a', a, 50))?.length).toBe(50); // from memory now
-    expect(await cache.get('b', blob('b', 200), 200)).toBeNull();
-    expect(await cache.get('c', blob('c', 200), null)).toBeNull();
-    expect((await cache.get('d', blob('d', 10), null))?.length).toBe(10);
-    await expect(cache.get('e', join(dir, 'missing'), null)).rejects.toThrow();
+    expect((await cache.get(a.sha, a.path, 50))?.length).toBe(50);
+    rmSync(a.path);
+    expect((await cache.get(a.sha, a.path, 50))?.length).toBe(50); // from memory now
+    const b = blob('b', 200);
+    expect(await cache.get(b.sha, b.path, 200)).toBeNull();
+    expect(await cache.get(b.sha, b.path, null)).toBeNull();
+    const d = blob('d', 10);
+    expect((await cache.get(d.sha, d.path, null))?.length).toBe(10);
+    await expect(cache.get('e'.repeat(64), join(dir, 'missing'), null)).rejects.toThrow();
+  });
+
+  it('refuses a blob whose bytes do not match its digest', async () => {
+    const cache = new SmallBlobCache(100, 1000);
+    const f = blob('f', 20);
+    writeFileSync(f.path, Buffer.alloc(20, 'g'.charCodeAt(0)));
+    await expect(cache.get(f.sha, f.path, 20)).rejects.toMatchObject({ code: 'E_HASH_MISMATCH' });
   });
 
   it('evicts the least recently used blobs past its budget', async () => {
     const cache = new SmallBlobCache(100, 150);
     const [x, y, z] = [blob('x', 60), blob('y', 60), blob('z', 60)];
-    await cache.get('x', x, 60);
-    await cache.get('y', y, 60);
-    await cache.get('x', x, 60); // x is now the most recent
-    await cache.get('z', z, 60); // over budget: y goes
-    rmSync(x);
-    rmSync(y);
-    expect((await cache.get('x', x, 60))?.length).toBe(60);
-    await expect(cache.get('y', y, 60)).rejects.toThrow();
+    await cache.get(x.sha, x.path, 60);
+    await cache.get(y.sha, y.path, 60);
+    await cache.get(x.sha, x.path, 60); // x is now the most recent
+    await cache.get(z.sha, z.path, 60); // over budget: y goes
+    rmSync(x.path);
+    rmSync(y.path);
+    expect((await cache.get(x.sha, x.path, 60))?.length).toBe(60);
+    await expect(cache.get(y.sha, y.path, 60)).rejects.toThrow();
   });
 });

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { PipcacheError } from '@pipcache/shared';
 
 /**
  * Small blobs (PEP 658 metadata files, small wheels) kept in memory, least
@@ -16,7 +18,8 @@ export class SmallBlobCache {
 
   /**
    * The blob's bytes when it is small enough to keep; null otherwise. `size`
-   * may be unknown (null): then the file is asked. Rejects when it is missing.
+   * may be unknown (null): then the file is asked. Rejects when it is missing,
+   * and with E_HASH_MISMATCH when its content is not what its name says.
    */
   async get(sha256: string, path: string, size: number | null): Promise<Buffer | null> {
     if (size !== null && size > this.maxEntryBytes) return null;
@@ -30,6 +33,10 @@ export class SmallBlobCache {
     if (actual > this.maxEntryBytes) return null;
     const data = await readFile(path);
     if (data.length !== actual) return null; // changed under us: let the caller stream it
+    // Cheap at this size: a blob damaged on disk is never served from memory.
+    if (createHash('sha256').update(data).digest('hex') !== sha256) {
+      throw new PipcacheError('E_HASH_MISMATCH', `blob ${sha256} on disk does not match its digest`);
+    }
     this.entries.set(sha256, data);
     this.bytes += data.length;
     for (const [key, buf] of this.entries) {
