@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuiltFile } from '../fixtures/packages.js';
@@ -93,6 +93,35 @@ describe('the CLI and the daemon around it', () => {
       expect(pypi.counters.files.get(f.filename)).toBe(before + 1);
       await new Promise((r) => setTimeout(r, 300));
       expect((await daemon.logs()).some((l) => l.msg?.includes('damaged'))).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('verify finds a damaged large file, removes it, and the next request fetches it again', async () => {
+    const slow = files.find((x) => x.project === 'slowpkg') as BuiltFile;
+    const url = `https://files.pythonhosted.org${pythonhostedPath(slow)}`;
+    const client = proxyClient(daemon.address, daemon.pipEnv.PIP_CERT ?? '');
+    try {
+      expect((await client.get('https://pypi.org/simple/slowpkg/')).status).toBe(200);
+      expect((await client.get(url)).status).toBe(200);
+      const clean = await daemon.cli(['verify', '--json']);
+      expect(clean.code, clean.stderr).toBe(0);
+      expect((JSON.parse(clean.stdout) as { damaged: unknown[] }).damaged).toEqual([]);
+      const blob = join(daemon.home, 'blobs', slow.sha256.slice(0, 2), slow.sha256);
+      await chmod(blob, 0o644);
+      const fh = await open(blob, 'r+');
+      const one = Buffer.alloc(1);
+      await fh.read(one, 0, 1, 1_000_000);
+      one[0] = (one[0] ?? 0) ^ 0xff;
+      await fh.write(one, 0, 1, 1_000_000);
+      await fh.close();
+      const r = await daemon.cli(['verify']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(`removed ${slow.filename}`);
+      expect(existsSync(blob)).toBe(false);
+      const again = await client.get(url);
+      expect(createHash('sha256').update(again.body).digest('hex')).toBe(slow.sha256);
     } finally {
       await client.close();
     }

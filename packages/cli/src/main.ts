@@ -12,6 +12,7 @@ import { logs } from './commands/logs.js';
 import { offline } from './commands/offline.js';
 import * as exportCmd from './commands/export.js';
 import { importCmd } from './commands/import.js';
+import { verify } from './commands/verify.js';
 
 type Outcome = { result: unknown; text: string };
 
@@ -61,6 +62,9 @@ export function buildCli(argv: string[]): Argv {
       'index existing wheels and sdists (a packages/ directory, a wheel cache) into the cache',
       (y) => jsonOpt(y).positional('paths', { type: 'string', array: true, demandOption: true }),
       (a) => emit(a.json, () => importCmd({ paths: a.paths as string[] })),
+    )
+    .command('verify', 're-hash every cached file; damaged ones are removed and fetched again when next needed', jsonOpt, (a) =>
+      emit(a.json, () => verify({ json: a.json })),
     )
     .demandCommand(1, 'name a command (see --help)')
     .strict()

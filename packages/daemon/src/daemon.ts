@@ -129,6 +129,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         },
         exporter,
         importer,
+        onChanged: (host, project) => pages.bump(host, project),
       }),
       logger.child({ mod: 'control' }),
     );

@@ -27,7 +27,7 @@ export interface ControlProgress {
 }
 
 export interface ProgressEvent {
-  phase: 'resolving' | 'fetching' | 'writing';
+  phase: 'resolving' | 'fetching' | 'writing' | 'verifying';
   done: number;
   total: number;
   bytes: number;
@@ -153,4 +153,11 @@ export interface ImportResult {
   imported: ImportedFile[];
   already: ImportedFile[];
   skipped: { path: string; reason: string }[];
+}
+
+export interface VerifyResult {
+  checked: number;
+  bytes: number;
+  /** Blobs that were missing or damaged: removed and marked not stored. */
+  damaged: { filename: string; project: string; sha256: string; reason: string }[];
 }

@@ -3,6 +3,7 @@ import type { Handler } from './server.js';
 import type { ControlServices } from './services.js';
 import { ls } from './ls.js';
 import { status } from './status.js';
+import { verifyStore } from './verify.js';
 
 /** The control commands, keyed by name. */
 export function controlHandlers(s: ControlServices): Record<string, Handler> {
@@ -25,6 +26,7 @@ export function controlHandlers(s: ControlServices): Record<string, Handler> {
       }
       return s.importer.importPaths(paths as string[]);
     },
+    verify: (_args, progress) => verifyStore({ db: s.db, blobs: s.blobs, onChanged: s.onChanged }, progress),
     stop: () => {
       setImmediate(() => s.stop());
       return { stopping: true };

@@ -19,5 +19,7 @@ export interface ControlServices {
   setOffline: (on: boolean) => Promise<void>;
   stop: () => void;
   exporter: (req: ExportRequest, progress?: (p: ProgressEvent) => void) => Promise<ExportResult>;
+  /** A stored file changed (removed as damaged): pages re-render. */
+  onChanged: (index: string, project: string) => void;
   importer: Importer;
 }
