@@ -53,6 +53,31 @@ export function describeUntrusted(text: string): string {
  * Resolves `href` against `base`, requires http(s), splits off the fragment.
  * Returns the reason as a string when the URL is unusable.
  */
+/**
+ * The checks every listed file passes in both page formats: a safe file
+ * name, an http(s) URL, no second entry of the same name. Returns the
+ * resolved URL, or null after recording why the entry is rejected.
+ */
+export function admitFile(
+  filename: string,
+  href: string | undefined,
+  base: string,
+  seen: Set<string>,
+  rejected: string[],
+): { url: string; fragment: string } | null {
+  const reject = (why: string): null => {
+    rejected.push(`${describeUntrusted(filename)}: ${why}`);
+    return null;
+  };
+  if (!isSafeFilename(filename)) return reject('unsafe or empty filename');
+  if (href === undefined) return reject('anchor has no href');
+  const resolved = resolveFileUrl(href, base);
+  if (typeof resolved === 'string') return reject(resolved);
+  if (seen.has(filename)) return reject('duplicate filename');
+  seen.add(filename);
+  return resolved;
+}
+
 export function resolveFileUrl(href: string, base: string): { url: string; fragment: string } | string {
   let url: URL;
   try {
@@ -176,26 +201,8 @@ export function parseHtmlPage(
   const seen = new Set<string>();
   for (const { attribs, text } of anchors) {
     const filename = text.trim();
-    const shown = describeUntrusted(filename);
-    if (!isSafeFilename(filename)) {
-      rejected.push(`${shown}: unsafe or empty filename`);
-      continue;
-    }
-    const href = attr(attribs, 'href');
-    if (href === undefined) {
-      rejected.push(`${shown}: anchor has no href`);
-      continue;
-    }
-    const resolved = resolveFileUrl(href, base);
-    if (typeof resolved === 'string') {
-      rejected.push(`${shown}: ${resolved}`);
-      continue;
-    }
-    if (seen.has(filename)) {
-      rejected.push(`${shown}: duplicate filename`);
-      continue;
-    }
-    seen.add(filename);
+    const resolved = admitFile(filename, attr(attribs, 'href'), base, seen, rejected);
+    if (!resolved) continue;
 
     const file: IndexFile = {
       filename,

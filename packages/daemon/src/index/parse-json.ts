@@ -6,8 +6,8 @@
  * files that cannot safely become an IndexFile (unsafe filename, unusable
  * URL, duplicate) are reported in `rejected` with a reason.
  */
-import { PipcacheError, isSafeFilename } from '@pipcache/shared';
-import { addHash, describeUntrusted, resolveFileUrl } from './parse-html.js';
+import { PipcacheError } from '@pipcache/shared';
+import { addHash, admitFile, describeUntrusted } from './parse-html.js';
 import type { CoreMetadata, IndexFile, ProjectPage, Yanked } from './types.js';
 
 type JsonObject = Record<string, unknown>;
@@ -120,21 +120,8 @@ export function parseJsonPage(body: string, pageUrl: string): { page: ProjectPag
       throw invalid(pageUrl, `${where}.upload-time is not a string`);
     }
 
-    const shown = describeUntrusted(filename);
-    if (!isSafeFilename(filename)) {
-      rejected.push(`${shown}: unsafe or empty filename`);
-      return;
-    }
-    const resolved = resolveFileUrl(url, pageUrl);
-    if (typeof resolved === 'string') {
-      rejected.push(`${shown}: ${resolved}`);
-      return;
-    }
-    if (seen.has(filename)) {
-      rejected.push(`${shown}: duplicate filename`);
-      return;
-    }
-    seen.add(filename);
+    const resolved = admitFile(filename, url, pageUrl, seen, rejected);
+    if (!resolved) return;
 
     const file: IndexFile = {
       filename,
