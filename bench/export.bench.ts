@@ -25,7 +25,7 @@ import { buildPackages, type PackageSpec } from '../test/fixtures/packages.js';
 import { startFakePypi, type FakePypi, type FakePypiCounters } from '../test/fixtures/fake-pypi.js';
 import { startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
 import { createVenv, type Venv } from '../test/helpers/venv.js';
-import { log, max, mb, median, min, secs, stopDaemon, table, tempDir } from './lib/common.js';
+import { log, max, mb, median, min, runBenchmark, secs, stopDaemon, table, tempDir, teardown } from './lib/common.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -291,13 +291,8 @@ async function main(): Promise<void> {
       `export: pipcache export ${secs(median(ex), 3)} s, pip download ${secs(median(dl), 3)} s, ratio export/download ${(median(ex) / median(dl)).toFixed(2)} (median of ${ROUNDS}); files ${last.exportFiles.size} vs ${last.downloadFiles.size}`,
     );
   } finally {
-    if (daemon) await stopDaemon(daemon);
-    if (pypi) await pypi.close().catch(() => undefined);
-    await rm(tmp, { recursive: true, force: true });
+    await teardown({ daemon, pypi, tmp });
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-  process.exitCode = 1;
-});
+runBenchmark(main);

@@ -12,7 +12,7 @@
  * https baseline, index-mode rows with the plain-http baseline.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
@@ -22,7 +22,7 @@ import { startFakePypi, type FakePypi } from '../test/fixtures/fake-pypi.js';
 import { startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
 import { proxyClient } from '../test/helpers/proxy-client.js';
 import { run } from '../test/helpers/proc.js';
-import { bounded, gbps, log, mb, median, secs, startChildServer, stopDaemon, table, tempDir, workDir, type ChildServer } from './lib/common.js';
+import { bounded, gbps, log, mb, median, runBenchmark, secs, startChildServer, stopDaemon, table, tempDir, teardown, workDir, type ChildServer } from './lib/common.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -357,13 +357,8 @@ async function main(): Promise<void> {
   } finally {
     for (const a of agents) await a.close().catch(() => undefined);
     for (const s of servers) await s.stop();
-    if (daemon) await stopDaemon(daemon);
-    if (pypi) await pypi.close().catch(() => undefined);
-    await rm(tmp, { recursive: true, force: true });
+    await teardown({ daemon, pypi, tmp });
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-  process.exitCode = 1;
-});
+runBenchmark(main);

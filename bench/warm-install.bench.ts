@@ -23,7 +23,7 @@ import { startDaemon, type LogLine, type TestDaemon } from '../test/helpers/daem
 import { createVenv, type Venv } from '../test/helpers/venv.js';
 import type { RunResult } from '../test/helpers/proc.js';
 import { longestProfile, summarizeProfile } from './lib/cpuprofile.js';
-import { BENCH_DIR, log, max, mb, median, min, secs, stopDaemon, table, tempDir } from './lib/common.js';
+import { BENCH_DIR, log, max, mb, median, min, runBenchmark, secs, stopDaemon, table, tempDir, teardown } from './lib/common.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -363,13 +363,8 @@ async function main(): Promise<void> {
     console.log(`warm install (index mode): pipcache ${secs(median(idx.map((t) => t.ms)))} s, ratio ${(median(idx.map((t) => t.ms)) / medA).toFixed(2)}`);
     console.log(`warm install: pipcache ${secs(medB)} s, find-links ${secs(medA)} s, ratio ${ratio.toFixed(2)} (median of ${ROUNDS})`);
   } finally {
-    if (daemon) await stopDaemon(daemon);
-    if (pypi) await pypi.close().catch(() => undefined);
-    await rm(tmp, { recursive: true, force: true });
+    await teardown({ daemon, pypi, tmp });
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-  process.exitCode = 1;
-});
+runBenchmark(main);

@@ -146,3 +146,23 @@ export async function stopDaemon(d: { home: string; stop(): Promise<void> }): Pr
     // exited meanwhile
   }
 }
+
+/** Stops what a benchmark started, in order, and removes its temp dir; each step runs even if one before failed. */
+export async function teardown(parts: {
+  daemon?: { home: string; stop(): Promise<void> } | undefined;
+  pypi?: { close(): Promise<void> } | undefined;
+  tmp: string;
+}): Promise<void> {
+  if (parts.daemon) await stopDaemon(parts.daemon);
+  if (parts.pypi) await parts.pypi.close().catch(() => undefined);
+  const { rm } = await import('node:fs/promises');
+  await rm(parts.tmp, { recursive: true, force: true });
+}
+
+/** Runs a benchmark's main, printing a failure and setting the exit code instead of throwing. */
+export function runBenchmark(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exitCode = 1;
+  });
+}
