@@ -6,8 +6,9 @@
 import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
-import { homePaths, loadConfig, resolveHome, isPipcacheError } from '@pipcache/shared';
+import { homePaths, loadConfig, resolveHome, isPipcacheError, type HomePaths } from '@pipcache/shared';
 import { createDaemon } from './daemon.js';
+import { acquireHomeLock, type HomeLock } from './home-lock.js';
 
 /** At start, a log past this size is kept as `daemon.log.1` (one generation) and a new one begun. */
 const LOG_ROTATE_BYTES = 64 * 1024 * 1024;
@@ -28,6 +29,18 @@ export interface RunDaemonOptions {
 
 export async function runDaemon({ env, announce }: RunDaemonOptions): Promise<void> {
   const paths = homePaths(resolveHome(env));
+  mkdirSync(paths.home, { recursive: true, mode: 0o700 });
+  // One daemon per home: nothing else in it is touched before this.
+  const lock = acquireHomeLock(paths.home);
+  try {
+    await serve(paths, lock, { env, announce });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function serve(paths: HomePaths, lock: HomeLock, { env, announce }: RunDaemonOptions): Promise<void> {
   mkdirSync(dirname(paths.logFile), { recursive: true, mode: 0o700 });
   rotateLog(paths.logFile);
   const config = loadConfig(paths.config, env);
@@ -44,6 +57,7 @@ export async function runDaemon({ env, announce }: RunDaemonOptions): Promise<vo
     onStopped: () => {
       rmSync(paths.pidFile, { force: true });
       rmSync(paths.socket, { force: true });
+      lock.release();
       logger.flush();
       setTimeout(() => process.exit(0), 50).unref();
     },
@@ -52,6 +66,7 @@ export async function runDaemon({ env, announce }: RunDaemonOptions): Promise<vo
   process.on('SIGINT', () => void daemon.stop());
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');
+    lock.release();
     logger.flush();
     process.exit(70);
   });
@@ -66,6 +81,7 @@ if (isMain) {
     const message = isPipcacheError(err) ? err.message : String((err as Error).stack ?? err);
     process.stderr.write(`pipcache daemon: ${message}\n`);
     if (isPipcacheError(err) && err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    if (isPipcacheError(err)) process.stderr.write(`code: ${err.code}\n`);
     process.exit(isPipcacheError(err) ? err.exitCode || 1 : 1);
   });
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { PipcacheError, type StatusResult } from '@pipcache/shared';
@@ -49,7 +49,10 @@ export async function start(args: StartArgs): Promise<{ result: unknown; text: s
   }
   mkdirSync(dirname(p.logFile), { recursive: true, mode: 0o700 });
   const outFile = `${dirname(p.logFile)}/daemon.out`;
-  const out = openSync(outFile, 'w');
+  // Appended, never truncated: a daemon may already be running on this home
+  // (busy, so it did not answer) and writing to this file.
+  const out = openSync(outFile, 'a');
+  const from = fstatSync(out).size;
   const child = spawn(process.execPath, [daemonMain()], { detached: true, stdio: ['ignore', out, out], env: childEnv(args) });
   closeSync(out);
   let exited: number | null = null;
@@ -58,8 +61,9 @@ export async function start(args: StartArgs): Promise<{ result: unknown; text: s
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exited !== null) {
-      const lines = readFileSync(outFile, 'utf8').trim().split('\n');
+      const lines = readFileSync(outFile).subarray(from).toString('utf8').trim().split('\n');
       const detail = (lines.find((l) => l.startsWith('pipcache daemon: ')) ?? lines.at(-1) ?? '').replace(/^pipcache daemon: /, '');
+      if (lines.includes('code: E_DAEMON_RUNNING')) throw new PipcacheError('E_DAEMON_RUNNING', detail);
       throw new PipcacheError('E_DAEMON_START_FAILED', `the daemon exited during start: ${detail || `exit code ${exited}`}`);
     }
     if (await isRunning(p.socket)) {
