@@ -2,7 +2,8 @@ import type net from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { PipcacheError, type Config, type HomePaths } from '@pipcache/shared';
-import { loadOrCreateCa } from './tls/ca.js';
+import { loadOrCreateCa, rotateCa, type CertificateAuthority } from './tls/ca.js';
+import { canonicalHosts } from './tls/name-constraints.js';
 import { LeafCache } from './tls/leaf-cache.js';
 import { writeBundle } from './tls/bundle.js';
 import { IndexDb } from './store/index-db.js';
@@ -64,9 +65,33 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     await mkdir(paths.home, { recursive: true, mode: 0o700 });
     const blobs = new BlobStore(paths.blobs, paths.tmp);
     await blobs.init();
-    const ca = await loadOrCreateCa(paths.caCert, paths.caKey);
-    if (ca.created) logger.info({ cert: paths.caCert }, 'created a new local CA');
+    let ca = await loadOrCreateCa(paths.caCert, paths.caKey, config.interceptHosts);
+    if (ca.created) {
+      const why = { new: 'created a new local CA', expiring: 'replaced the local CA: it was about to expire', constraints: 'rotated the local CA: its name constraints did not match the intercepted hosts' };
+      logger.info({ cert: paths.caCert, permits: ca.hosts }, why[ca.reason ?? 'new']);
+    }
     await writeBundle(paths.bundle, ca.certPem, opts.extraCaFile);
+    const leafs = new LeafCache(ca);
+    // Hosts intercepted right now: changed only once the CA permits them.
+    let intercepted = new Set(ca.hosts);
+    let rotation = Promise.resolve();
+    const rotateFor = (hosts: readonly string[]): void => {
+      rotation = rotation.then(async () => {
+        const wanted = canonicalHosts(hosts);
+        if (wanted.join(',') === ca.hosts.join(',')) return;
+        try {
+          const next: CertificateAuthority = await rotateCa(paths.caCert, paths.caKey, wanted);
+          await writeBundle(paths.bundle, next.certPem, opts.extraCaFile);
+          const from = ca.hosts;
+          ca = next;
+          leafs.setCa(next);
+          intercepted = new Set(next.hosts);
+          logger.info({ cert: paths.caCert, bundle: paths.bundle, from, permits: next.hosts }, 'rotated the local CA: the intercepted hosts changed; leaf certificates of the old CA dropped');
+        } catch (err) {
+          logger.error({ err: (err as Error).message, permits: ca.hosts }, 'could not rotate the local CA; intercepting the hosts the current CA permits');
+        }
+      });
+    };
     db = new IndexDb(paths.index);
     const index = db;
     const migrated = await index.migrate();
@@ -143,8 +168,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     );
     proxy = createProxyServer({
       router,
-      leafs: new LeafCache(ca),
-      isIntercepted: (host) => config.interceptHosts.includes(host.toLowerCase()),
+      leafs,
+      isIntercepted: (host) => intercepted.has(host.toLowerCase()),
       resolve: () => config.resolve,
       offline: isOffline,
       local: (req, res) => router.handleLocal(req, res),
@@ -170,6 +195,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         (next) => {
           const prev = config;
           config = next;
+          rotateFor(next.interceptHosts);
           if (next.offline !== prev.offline) {
             offline = next.offline;
             void index.setSetting('offline', offline);

@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import * as x509 from '@peculiar/x509';
+import { NAME_CONSTRAINTS_OID, canonicalHosts, encodeNameConstraints } from './name-constraints.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -19,8 +20,12 @@ export interface CertificateAuthority {
   cert: x509.X509Certificate;
   certPem: string;
   privateKey: CryptoKey;
-  /** True when this start created (or renewed) the CA. */
+  /** The hosts its name constraints permit (canonical form). */
+  hosts: string[];
+  /** True when this call created (or replaced) the CA. */
   created: boolean;
+  /** Why it was made: none yet, the old one was about to expire, or its name constraints did not match. */
+  reason?: 'new' | 'expiring' | 'constraints';
 }
 
 export function randomSerial(): string {
@@ -47,7 +52,7 @@ async function importPrivateKeyPem(pem: string): Promise<CryptoKey> {
   return webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, true, ['sign']) as Promise<CryptoKey>;
 }
 
-async function createCa(): Promise<{ cert: x509.X509Certificate; privateKey: CryptoKey }> {
+async function createCa(hosts: string[]): Promise<{ cert: x509.X509Certificate; privateKey: CryptoKey }> {
   const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -61,30 +66,51 @@ async function createCa(): Promise<{ cert: x509.X509Certificate; privateKey: Cry
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      // The CA may sign only for the intercepted hosts: a copied key cannot
+      // impersonate anything else to a client that trusts the bundle.
+      new x509.Extension(NAME_CONSTRAINTS_OID, true, encodeNameConstraints(hosts)),
     ],
   });
   return { cert, privateKey: keys.privateKey };
 }
 
+/** True when the certificate carries exactly the name constraints for `hosts` (critical). */
+function constrainedTo(cert: x509.X509Certificate, hosts: string[]): boolean {
+  const ext = cert.getExtension(NAME_CONSTRAINTS_OID);
+  return !!ext && ext.critical && Buffer.from(ext.value).equals(encodeNameConstraints(hosts));
+}
+
+/** Makes a new CA for `hosts` and writes it over the old one (key 0600, each file replaced atomically). */
+export async function rotateCa(certPath: string, keyPath: string, hosts: readonly string[]): Promise<CertificateAuthority> {
+  const canonical = canonicalHosts(hosts);
+  await mkdir(dirname(certPath), { recursive: true, mode: 0o700 });
+  const { cert, privateKey } = await createCa(canonical);
+  const certPem = cert.toString('pem');
+  await writeAtomic(keyPath, await exportPrivateKeyPem(privateKey), 0o600);
+  await writeAtomic(certPath, `${certPem}\n`, 0o644);
+  return { cert, certPem, privateKey, hosts: canonical, created: true };
+}
+
 /**
  * Loads the local CA from disk, creating it on first start and replacing it
- * when it is about to expire. The key file is written with mode 0600.
+ * when it is about to expire or when its name constraints are not exactly
+ * `hosts` (the intercepted hosts changed, or a CA made before constraints).
+ * The key file is written with mode 0600.
  */
-export async function loadOrCreateCa(certPath: string, keyPath: string): Promise<CertificateAuthority> {
+export async function loadOrCreateCa(certPath: string, keyPath: string, hosts: readonly string[]): Promise<CertificateAuthority> {
+  const canonical = canonicalHosts(hosts);
+  let reason: CertificateAuthority['reason'] = 'new';
   try {
     const [certPem, keyPem] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
     const cert = new x509.X509Certificate(certPem);
-    if (cert.notAfter.getTime() - Date.now() > CA_RENEW_BEFORE_DAYS * DAY_MS) {
+    if (cert.notAfter.getTime() - Date.now() <= CA_RENEW_BEFORE_DAYS * DAY_MS) reason = 'expiring';
+    else if (!constrainedTo(cert, canonical)) reason = 'constraints';
+    else {
       await chmod(keyPath, 0o600);
-      return { cert, certPem: cert.toString('pem'), privateKey: await importPrivateKeyPem(keyPem), created: false };
+      return { cert, certPem: cert.toString('pem'), privateKey: await importPrivateKeyPem(keyPem), hosts: canonical, created: false };
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  await mkdir(dirname(certPath), { recursive: true, mode: 0o700 });
-  const { cert, privateKey } = await createCa();
-  const certPem = cert.toString('pem');
-  await writeAtomic(keyPath, await exportPrivateKeyPem(privateKey), 0o600);
-  await writeAtomic(certPath, `${certPem}\n`, 0o644);
-  return { cert, certPem, privateKey, created: true };
+  return { ...(await rotateCa(certPath, keyPath, canonical)), reason };
 }

@@ -18,7 +18,13 @@ export class LeafCache {
   private readonly contexts = new Map<string, Promise<{ ctx: tls.SecureContext; notAfter: number }>>();
   private leafKeys: Promise<{ pair: CryptoKeyPair; pem: string }> | undefined;
 
-  constructor(private readonly ca: CertificateAuthority) {}
+  constructor(private ca: CertificateAuthority) {}
+
+  /** Switches to a new CA (rotation): every leaf signed by the old one is dropped. */
+  setCa(ca: CertificateAuthority): void {
+    this.ca = ca;
+    this.contexts.clear();
+  }
 
   private keys(): Promise<{ pair: CryptoKeyPair; pem: string }> {
     this.leafKeys ??= (async () => {
@@ -42,31 +48,32 @@ export class LeafCache {
   }
 
   private async issue(host: string): Promise<{ ctx: tls.SecureContext; notAfter: number }> {
+    const ca = this.ca;
     const { pair, pem } = await this.keys();
     const now = Date.now();
-    const notAfter = Math.min(now + LEAF_LIFETIME_DAYS * DAY_MS, this.ca.cert.notAfter.getTime());
+    const notAfter = Math.min(now + LEAF_LIFETIME_DAYS * DAY_MS, ca.cert.notAfter.getTime());
     const san = isIP(host) ? { type: 'ip' as const, value: host } : { type: 'dns' as const, value: host };
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
       subject: `CN=${host}`,
-      issuer: this.ca.cert.subject,
+      issuer: ca.cert.subject,
       notBefore: new Date(now - DAY_MS),
       notAfter: new Date(notAfter),
       signingAlgorithm: KEY_ALGORITHM,
       publicKey: pair.publicKey,
-      signingKey: this.ca.privateKey,
+      signingKey: ca.privateKey,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
         new x509.SubjectAlternativeNameExtension([san]),
-        await x509.AuthorityKeyIdentifierExtension.create(this.ca.cert),
+        await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
         await x509.SubjectKeyIdentifierExtension.create(pair.publicKey),
       ],
     });
     const ctx = tls.createSecureContext({
       key: pem,
-      cert: `${cert.toString('pem')}\n${this.ca.certPem}`,
+      cert: `${cert.toString('pem')}\n${ca.certPem}`,
       minVersion: 'TLSv1.2',
       // AES-128-GCM first: as safe for this local hop and cheaper than
       // AES-256 to encrypt here and decrypt in pip, for every byte served.
