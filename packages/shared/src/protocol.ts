@@ -160,4 +160,6 @@ export interface VerifyResult {
   bytes: number;
   /** Blobs that were missing or damaged: removed and marked not stored. */
   damaged: { filename: string; project: string; sha256: string; reason: string }[];
+  /** Blobs that could not be read (EIO, EMFILE, EACCES, ...): kept, nothing decided about them. */
+  errors: { filename: string; project: string; sha256: string; reason: string }[];
 }

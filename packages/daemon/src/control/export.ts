@@ -122,6 +122,10 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
     const summary = await writeExport(req.dir, items, {
       prune: req.prune,
       onProgress: (done, bytes) => progress({ phase: 'writing', done, total: items.length, bytes, totalBytes }),
+      replaceDamaged: (item) => {
+        const { rec } = byName.get(item.filename) as Picked;
+        return d.files.replaceDamaged({ key: fileKey(rec.project, rec.version, rec.filename), metadata: false });
+      },
     });
     return {
       ...summary,

@@ -3,10 +3,22 @@ import { sha256Of } from '../files/export-writer.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { fileKey, type FileKey, type IndexDb } from '../store/index-db.js';
 
+/** The digest of a blob, or null when it is missing; any other read error is thrown. */
+async function digestOrMissing(path: string): Promise<string | null> {
+  try {
+    return await sha256Of(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
 /**
  * `pipcache verify`: re-hashes every stored blob (archives and metadata
  * files). A blob that is missing or no longer matches its digest is removed
- * and marked not stored, so the next request fetches it again.
+ * and marked not stored, so the next request fetches it again. A blob that
+ * cannot be read for another reason (EIO, EMFILE, EACCES...) says nothing
+ * about its content: it is reported as an error and kept.
  */
 export async function verifyStore(
   d: { db: IndexDb; blobs: BlobStore; onChanged: (index: string, project: string) => void },
@@ -21,11 +33,19 @@ export async function verifyStore(
     }
   }
   const totalBytes = targets.reduce((a, t) => a + t.size, 0);
-  const result: VerifyResult = { checked: 0, bytes: 0, damaged: [] };
+  const result: VerifyResult = { checked: 0, bytes: 0, damaged: [], errors: [] };
   for (const t of targets) {
     progress({ phase: 'verifying', done: result.checked, total: targets.length, bytes: result.bytes, totalBytes });
     const path = d.blobs.path(t.sha256);
-    const actual = await sha256Of(path).catch(() => null);
+    let actual: string | null;
+    try {
+      actual = await digestOrMissing(path);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      result.checked++;
+      result.errors.push({ filename: t.filename, project: t.project, sha256: t.sha256, reason: `cannot read ${path}: ${e.code ?? e.message}` });
+      continue;
+    }
     result.checked++;
     result.bytes += t.size;
     if (actual === t.sha256) continue;

@@ -39,9 +39,13 @@ export async function alreadyThere(dir: string, item: ExportItem): Promise<boole
   return (await sizeOf(path)) === item.size && (await sha256Of(path)) === item.sha256;
 }
 
+/** The cached blob behind an item is damaged (wrong digest) or gone. */
+class DamagedBlob extends PipcacheError {}
+
 /**
  * Places one file: hardlinked from the blob when DIR is on the same
  * filesystem, else copied; under a temp name, verified, then renamed.
+ * Throws DamagedBlob when the cached copy is not what its digest says.
  */
 async function place(dir: string, item: ExportItem): Promise<ExportAction> {
   const target = join(dir, item.filename);
@@ -49,16 +53,22 @@ async function place(dir: string, item: ExportItem): Promise<ExportAction> {
   let action: ExportAction = 'linked';
   try {
     try {
-      await link(item.blobPath, tmp);
+      try {
+        await link(item.blobPath, tmp);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
+        await copyFile(item.blobPath, tmp);
+        action = 'copied';
+      }
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
-      await copyFile(item.blobPath, tmp);
-      action = 'copied';
+      // ENOENT from link or copy can only be the source: DIR exists.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      throw new DamagedBlob('E_HASH_MISMATCH', `${item.filename}: the cached copy is missing`, { cause: err });
     }
     const digest = await sha256Of(tmp);
     if (digest !== item.sha256) {
-      throw new PipcacheError('E_HASH_MISMATCH', `${item.filename}: the cached copy hashes to ${digest}, expected ${item.sha256}; not exported`);
+      throw new DamagedBlob('E_HASH_MISMATCH', `${item.filename}: the cached copy hashes to ${digest}, expected ${item.sha256}; not exported`);
     }
     await rename(tmp, target);
     return action;
@@ -66,6 +76,15 @@ async function place(dir: string, item: ExportItem): Promise<ExportAction> {
     await rm(tmp, { force: true });
     if (err instanceof PipcacheError) throw err;
     throw new PipcacheError('E_DISK', `cannot write ${target}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function placeOrRepair(dir: string, item: ExportItem, replace: ((item: ExportItem) => Promise<string>) | undefined): Promise<ExportAction> {
+  try {
+    return await place(dir, item);
+  } catch (err) {
+    if (!(err instanceof DamagedBlob) || !replace) throw err;
+    return place(dir, { ...item, blobPath: await replace(item) });
   }
 }
 
@@ -77,7 +96,16 @@ async function place(dir: string, item: ExportItem): Promise<ExportAction> {
 export async function writeExport(
   dir: string,
   items: ExportItem[],
-  opts: { prune: boolean; onProgress?: (done: number, bytes: number) => void },
+  opts: {
+    prune: boolean;
+    onProgress?: (done: number, bytes: number) => void;
+    /**
+     * Called when an item's cached blob turns out damaged: drops it, fetches
+     * it again and returns the new blob path (the file is then placed once
+     * more). Without it, a damaged blob fails the export.
+     */
+    replaceDamaged?: (item: ExportItem) => Promise<string>;
+  },
 ): Promise<ExportSummary> {
   for (const item of items) {
     if (!isSafeFilename(item.filename)) throw new PipcacheError('E_BAD_FILENAME', `refusing to write ${JSON.stringify(item.filename)}`);
@@ -88,7 +116,7 @@ export async function writeExport(
   for (const item of items) {
     if (seen.has(item.filename)) continue;
     seen.add(item.filename);
-    const action = (await alreadyThere(dir, item)) ? 'skipped' : await place(dir, item);
+    const action = (await alreadyThere(dir, item)) ? 'skipped' : await placeOrRepair(dir, item, opts.replaceDamaged);
     summary[action]++;
     summary.files++;
     summary.bytes += item.size;

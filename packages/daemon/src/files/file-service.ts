@@ -35,14 +35,17 @@ interface Target {
   filename: string;
   /** Where upstream serves it (PEP 658: the archive URL + `.metadata`). */
   url: string;
+  /** Size of the stored blob when the index knows it. */
+  size: number | null;
 }
 
 function targetOf(rec: FileRecord, metadata: boolean): Target {
   if (metadata) {
     const sha = rec.coreMetadata === false ? undefined : rec.coreMetadata.hashes.sha256;
-    return { rec, metadata, sha256: sha ?? null, stored: rec.metadataStored, filename: `${rec.filename}.metadata`, url: `${rec.url}.metadata` };
+    const size = rec.metadataSize ?? null;
+    return { rec, metadata, sha256: sha ?? null, stored: rec.metadataStored, filename: `${rec.filename}.metadata`, url: `${rec.url}.metadata`, size };
   }
-  return { rec, metadata, sha256: rec.sha256, stored: rec.stored ? rec.sha256 : null, filename: rec.filename, url: rec.url };
+  return { rec, metadata, sha256: rec.sha256, stored: rec.stored ? rec.sha256 : null, filename: rec.filename, url: rec.url, size: rec.size };
 }
 
 /**
@@ -81,11 +84,18 @@ export class FileService {
       let data: Buffer | null = null;
       let damaged = false;
       try {
-        data = await this.small.get(t.stored, path, t.metadata ? null : rec.size);
+        data = await this.small.get(t.stored, path, t.size);
       } catch (err) {
         damaged = isPipcacheError(err, 'E_HASH_MISMATCH');
       }
-      const size = damaged ? null : data ? data.length : await this.deps.blobs.size(t.stored);
+      let size = damaged ? null : data ? data.length : await this.deps.blobs.size(t.stored);
+      // Every hit that is not served from memory costs this stat: a blob cut
+      // short (or grown) on disk is damage, never served under the full file's ETag.
+      if (size !== null && t.size !== null && size !== t.size) {
+        this.deps.log.error({ key: lookup.key, sha256: t.stored, size, expected: t.size }, 'stored blob has the wrong size');
+        damaged = true;
+        size = null;
+      }
       if (size !== null) {
         ctx.outcome = 'hit';
         ctx.fromCache = await sendFile(ctx.req, ctx.res, { path, size, sha256: t.stored, filename: t.filename, data });
@@ -131,11 +141,29 @@ export class FileService {
     const rec = this.deps.db.getFile(lookup.key);
     if (!rec) throw new PipcacheError('E_NOT_FOUND', `not in the index: ${fileKeyId(lookup.key)}`);
     const t = targetOf(rec, lookup.metadata);
-    if (t.stored && (await this.deps.blobs.size(t.stored)) !== null) return this.deps.blobs.path(t.stored);
+    if (t.stored) {
+      const size = await this.deps.blobs.size(t.stored);
+      if (size !== null && (t.size === null || size === t.size)) return this.deps.blobs.path(t.stored);
+      if (size !== null) await this.forget(lookup, t);
+    }
     if (this.deps.offline()) throw new PipcacheError('E_OFFLINE_MISS', `offline and not cached: ${t.filename}`);
     if (t.sha256 === null) throw new PipcacheError('E_UPSTREAM', `${t.filename}: the index gives no sha256, so it cannot be cached`);
     await this.download(t).whenFinished();
     return this.deps.blobs.path(t.sha256);
+  }
+
+  /**
+   * For a blob found damaged outside a request (an export verifying what it
+   * wrote): removes it, marks it not stored, and fetches it again. Returns
+   * the new blob path; offline, fails with E_OFFLINE_MISS (the damaged blob
+   * is gone either way, so the next attempt online fetches it).
+   */
+  async replaceDamaged(lookup: UrlRecord): Promise<string> {
+    const rec = this.deps.db.getFile(lookup.key);
+    if (!rec) throw new PipcacheError('E_NOT_FOUND', `not in the index: ${fileKeyId(lookup.key)}`);
+    const t = targetOf(rec, lookup.metadata);
+    if (t.stored) await this.forget(lookup, t);
+    return this.ensureStored(lookup);
   }
 
   /** Hits are counted in memory and written in one transaction a second, off the hit path. */
@@ -165,9 +193,14 @@ export class FileService {
     const existing = this.downloads.get(sha);
     if (existing) return existing;
     const key = fileKey(t.rec.project, t.rec.version, t.rec.filename);
-    const dl = new Download(t.url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, async () => {
+    const dl = new Download(t.url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, async (size) => {
+      // The size is kept so that every later hit can check it.
       await this.deps.db.updateFile(key, (r) =>
-        t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored },
+        t.metadata
+          ? { ...r, metadataStored: sha, metadataSize: size }
+          : r.sha256 === sha
+            ? { ...r, stored: true, size: r.size ?? size }
+            : r,
       );
       this.deps.onStored(t.rec.index, t.rec.project);
     });

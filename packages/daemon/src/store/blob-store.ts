@@ -38,12 +38,33 @@ export class BlobStore {
     }
   }
 
+  /**
+   * The shard directory of a digest (`blobs/ab/`), created when missing. A
+   * new shard's entry in `blobs/` is made durable (fsync of `blobs/`) before
+   * anything is renamed into it: otherwise a power cut could lose the whole
+   * directory while the index already points at blobs in it.
+   */
+  async shardDir(sha256: string): Promise<string> {
+    const dir = join(this.path(sha256), '..');
+    if ((await mkdir(dir, { recursive: true })) !== undefined) await syncDir(this.root);
+    return dir;
+  }
+
   createWriter(): BlobWriter {
     return new BlobWriter(this, join(this.tmpDir, `${Date.now()}-${randomBytes(6).toString('hex')}.part`));
   }
 
   async remove(sha256: string): Promise<void> {
     await rm(this.path(sha256), { force: true });
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
   }
 }
 
@@ -127,16 +148,9 @@ export class BlobWriter {
     // Read-only: exports hardlink blobs into users' directories, and an edit
     // there must not change what the cache serves.
     await chmod(this.tmpPath, 0o444);
-    const target = this.store.path(sha256);
-    const dir = join(target, '..');
-    await mkdir(dir, { recursive: true });
-    await rename(this.tmpPath, target);
-    const dh = await open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+    const dir = await this.store.shardDir(sha256);
+    await rename(this.tmpPath, this.store.path(sha256));
+    await syncDir(dir);
     return { sha256, size: this.bytes };
   }
 

@@ -25,6 +25,8 @@ export interface FileRecord {
   stored: boolean;
   /** sha256 of the stored `.metadata` blob, when stored. */
   metadataStored: string | null;
+  /** Size of the stored `.metadata` blob (checked on every hit); absent in records written before it was kept. */
+  metadataSize?: number;
   /** The upstream page no longer lists this file. */
   goneUpstream: boolean;
   /** Came in through `pipcache import`, not from an upstream page. */

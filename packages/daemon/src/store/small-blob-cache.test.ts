@@ -39,6 +39,13 @@ describe('SmallBlobCache', () => {
     await expect(cache.get(f.sha, f.path, 20)).rejects.toMatchObject({ code: 'E_HASH_MISMATCH' });
   });
 
+  it('refuses a blob whose size on disk is not the size the index recorded', async () => {
+    const cache = new SmallBlobCache(100, 1000);
+    const h = blob('h', 30);
+    writeFileSync(h.path, Buffer.alloc(12, 'h'.charCodeAt(0)));
+    await expect(cache.get(h.sha, h.path, 30)).rejects.toMatchObject({ code: 'E_HASH_MISMATCH', message: expect.stringContaining('12 bytes') });
+  });
+
   it('evicts the least recently used blobs past its budget', async () => {
     const cache = new SmallBlobCache(100, 150);
     const [x, y, z] = [blob('x', 60), blob('y', 60), blob('z', 60)];

@@ -18,8 +18,10 @@ export class SmallBlobCache {
 
   /**
    * The blob's bytes when it is small enough to keep; null otherwise. `size`
-   * may be unknown (null): then the file is asked. Rejects when it is missing,
-   * and with E_HASH_MISMATCH when its content is not what its name says.
+   * is the size the index recorded; when unknown (null) the file is asked.
+   * Rejects when it is missing, and with E_HASH_MISMATCH when its size or
+   * content is not what the index and its name say (blobs never change, so
+   * any difference is damage).
    */
   async get(sha256: string, path: string, size: number | null): Promise<Buffer | null> {
     if (size !== null && size > this.maxEntryBytes) return null;
@@ -32,7 +34,9 @@ export class SmallBlobCache {
     const actual = size ?? (await stat(path)).size;
     if (actual > this.maxEntryBytes) return null;
     const data = await readFile(path);
-    if (data.length !== actual) return null; // changed under us: let the caller stream it
+    if (data.length !== actual) {
+      throw new PipcacheError('E_HASH_MISMATCH', `blob ${sha256} on disk is ${data.length} bytes, the index says ${actual}`);
+    }
     // Cheap at this size: a blob damaged on disk is never served from memory.
     if (createHash('sha256').update(data).digest('hex') !== sha256) {
       throw new PipcacheError('E_HASH_MISMATCH', `blob ${sha256} on disk does not match its digest`);
