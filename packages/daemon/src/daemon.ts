@@ -85,7 +85,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
     const up = upstream;
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
-    const pages = new PageService({ db: index, upstream: up, config: () => config, offline: isOffline, log: logger.child({ mod: 'pages' }) });
+    const pages = new PageService({ db: index, upstream: up, config: () => config, offline: isOffline, gate, log: logger.child({ mod: 'pages' }) });
     files = new FileService({
       db: index,
       blobs,
