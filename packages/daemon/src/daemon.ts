@@ -7,6 +7,8 @@ import { canonicalHosts } from './tls/name-constraints.js';
 import { LeafCache } from './tls/leaf-cache.js';
 import { writeBundle } from './tls/bundle.js';
 import { IndexDb } from './store/index-db.js';
+import { UpstreamGate } from './upstream/gate.js';
+import { ClientAccess } from './proxy/access.js';
 import { BlobStore } from './store/blob-store.js';
 import { UpstreamClient } from './upstream/client.js';
 import { PageService } from './pages/page-service.js';
@@ -103,10 +105,12 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       );
     }
     offline = index.getSetting<boolean>('offline') ?? config.offline;
-    upstream = new UpstreamClient(() => config.resolve, config.upstream);
-    const up = upstream;
     const isOffline = (): boolean => offline;
-    const pages = new PageService({ db: index, upstream: up, config: () => config, offline: isOffline, log: logger.child({ mod: 'pages' }) });
+    const gate = new UpstreamGate({ config: () => config, offline: isOffline });
+    upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
+    const up = upstream;
+    const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
+    const pages = new PageService({ db: index, upstream: up, config: () => config, offline: isOffline, gate, log: logger.child({ mod: 'pages' }) });
     files = new FileService({
       db: index,
       blobs,
@@ -170,8 +174,9 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       router,
       leafs,
       isIntercepted: (host) => intercepted.has(host.toLowerCase()),
-      resolve: () => config.resolve,
-      offline: isOffline,
+      access,
+      gate,
+      limits: () => config.limits,
       local: (req, res) => router.handleLocal(req, res),
       log: logger.child({ mod: 'proxy' }),
     });
