@@ -46,6 +46,8 @@ export interface Daemon {
 
 /** How long `stop` lets in-flight downloads finish before discarding them. */
 const STOP_GRACE_MS = 10_000;
+/** How long `stop` then waits for the discarded downloads to clean up. */
+const DISCARD_WAIT_MS = 3_000;
 
 /** Wires the parts; nothing listens or opens until `start`. */
 export function createDaemon(opts: DaemonOptions): Daemon {
@@ -217,8 +219,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     return address;
   }
 
-  async function waitForDownloads(): Promise<void> {
-    const deadline = Date.now() + STOP_GRACE_MS;
+  async function waitForDownloads(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
     while (files && files.activeDownloads > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -232,10 +234,12 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       const server = proxy?.server;
       const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
       server?.closeIdleConnections();
-      await waitForDownloads();
+      await waitForDownloads(STOP_GRACE_MS);
       // Whatever is still downloading is discarded by the upstream teardown (temp files removed).
       await upstream?.close().catch(() => undefined);
       proxy?.closeAll();
+      // Let the discarded downloads remove their temp files before the process exits.
+      await waitForDownloads(DISCARD_WAIT_MS);
       await closed;
       await files?.flushHits();
       await db?.close();
