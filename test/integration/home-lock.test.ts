@@ -17,7 +17,7 @@ let world: World;
 let slow: BuiltFile;
 
 beforeAll(async () => {
-  world = await createWorld('home-lock', [{ name: 'bigslow', version: '1.0', payloadBytes: 12_000_000 }]);
+  world = await createWorld('home-lock', [{ name: 'bigslow', version: '1.0', payloadBytes: 6_000_000 }]);
   slow = world.file('bigslow', '1.0');
 });
 
@@ -54,7 +54,7 @@ describe('one daemon per home', () => {
     const pid = (JSON.parse(await readFile(join(first.home, 'daemon.json'), 'utf8')) as { pid: number }).pid;
     expect(JSON.parse(await readFile(join(first.home, 'daemon.lock'), 'utf8'))).toMatchObject({ pid });
     const client = proxyClient(first.address, first.pipEnv.PIP_CERT ?? '');
-    world.pypi.faults.slow.set(slow.filename, 2_500_000);
+    world.pypi.faults.slow.set(slow.filename, 300_000);
     try {
       expect((await client.get('https://pypi.org/simple/bigslow/')).status).toBe(200);
       const download = client.get(`https://files.pythonhosted.org${pythonhostedPath(slow)}`);
@@ -91,6 +91,7 @@ describe('one daemon per home', () => {
       expect(viaCli.stderr).toContain(`another pipcache daemon (pid ${pid}`);
       expect(viaCli.stderr.trim().split('\n')).toHaveLength(1);
 
+      // Still mid-download (20 s at this rate), and nothing in the home touched.
       expect(await homeState(first.home)).toEqual(before);
 
       const got = await download;
