@@ -108,11 +108,13 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       files,
       offline: isOffline,
       indexOrigin: () => new URL(config.indexUpstream),
+      indexOrder: () => gate.indexOrder(),
     });
     const router = new Router({
       db: index,
       pages: new PageResponder(pages, isOffline, () => config.coreMetadata === 'always'),
       indexUpstream: () => new URL(config.indexUpstream),
+      indexOrder: () => gate.indexOrder(),
       files,
       upstream: up,
       offline: isOffline,

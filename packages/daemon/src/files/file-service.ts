@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { PipcacheError, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore } from '../store/blob-store.js';
-import { fileKey, fileKeyId, type FileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
+import { recordKey, fileKeyId, type FileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from '../proxy/context.js';
 import { READ_CHUNK, contentTypeFor, sendFile, sendText } from '../proxy/send.js';
@@ -164,7 +164,7 @@ export class FileService {
     const sha = t.sha256 as string;
     const existing = this.downloads.get(sha);
     if (existing) return existing;
-    const key = fileKey(t.rec.project, t.rec.version, t.rec.filename);
+    const key = recordKey(t.rec);
     const dl = new Download(t.url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, async () => {
       await this.deps.db.updateFile(key, (r) =>
         t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored },
