@@ -91,6 +91,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       blobs,
       upstream: up,
       offline: isOffline,
+      maxUnknownBytes: () => config.limits.unknownFileBytes,
       log: logger.child({ mod: 'files' }),
       onStored: (host, project) => pages.bump(host, project),
     });

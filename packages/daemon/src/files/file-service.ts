@@ -19,6 +19,8 @@ export interface FileServiceDeps {
   blobs: BlobStore;
   upstream: UpstreamClient;
   offline: () => boolean;
+  /** Bound on an archive of unknown size. */
+  maxUnknownBytes: () => number;
   log: Logger;
   /** Called when a file of a project became stored (page listings change offline). */
   onStored: (index: string, project: string) => void;
@@ -104,8 +106,8 @@ export class FileService {
     if (t.sha256 === null) return false; // unverifiable: the caller passes it through uncached
     const method = ctx.req.method ?? 'GET';
     if (method !== 'GET' || ctx.req.headers.range) {
-      // Ranges and HEAD on a miss go upstream as they are; a full download fills the cache.
-      this.prefetch(t);
+      // Ranges and HEAD on a miss go upstream as they are, and nothing more:
+      // a HEAD must not pull the whole file (a GET fills the cache).
       return false;
     }
     ctx.outcome = 'miss';
@@ -170,14 +172,10 @@ export class FileService {
         t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored },
       );
       this.deps.onStored(t.rec.index, t.rec.project);
-    });
+    }, this.deps.maxUnknownBytes());
     this.downloads.set(sha, dl);
     dl.run().finally(() => this.downloads.delete(sha));
     return dl;
-  }
-
-  private prefetch(t: Target): void {
-    if (t.sha256 && !this.downloads.has(t.sha256)) this.download(t);
   }
 
   private async streamMiss(ctx: RequestContext, t: Target): Promise<void> {
