@@ -65,15 +65,15 @@ export async function startRecorder(): Promise<Recorder> {
 /** An upstream index whose pages are whatever the test says (bombs, deep nesting, hostile names). */
 export interface HostileIndex {
   port: number;
-  /** path -> status, headers and body. */
-  pages: Map<string, { headers: Record<string, string>; body: Buffer }>;
+  /** path -> headers and body; `chunked` sends it with no Content-Length. */
+  pages: Map<string, { headers: Record<string, string>; body: Buffer; chunked?: boolean }>;
   readonly requests: string[];
   close(): Promise<void>;
 }
 
 export async function startHostileIndex(ca: TestCa, hosts: string[]): Promise<HostileIndex> {
   const leaf = await ca.issue(hosts);
-  const pages = new Map<string, { headers: Record<string, string>; body: Buffer }>();
+  const pages = new Map<string, { headers: Record<string, string>; body: Buffer; chunked?: boolean }>();
   const requests: string[] = [];
   const server = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
     requests.push(req.url ?? '');
@@ -81,6 +81,12 @@ export async function startHostileIndex(ca: TestCa, hosts: string[]): Promise<Ho
     if (!page) {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found\n');
+      return;
+    }
+    if (page.chunked) {
+      res.writeHead(200, { 'cache-control': 'max-age=600', ...page.headers });
+      for (let at = 0; at < page.body.length; at += 64 * 1024) res.write(page.body.subarray(at, at + 64 * 1024));
+      res.end();
       return;
     }
     res.writeHead(200, { 'cache-control': 'max-age=600', ...page.headers, 'content-length': page.body.length });

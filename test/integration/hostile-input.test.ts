@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createDeflate, createGzip, type Gzip, type Deflate } from 'node:zlib';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -51,7 +52,7 @@ beforeAll(async () => {
   hostile.pages.set('/simple/goodpkg/', { headers: { 'content-type': page.contentType }, body: page.body });
   const home = join(world.dir, 'home');
   await mkdir(home, { recursive: true });
-  await writeFile(join(home, 'config.json'), JSON.stringify({ limits: { pageBytes: '8MiB', idleMs: 3000 } }));
+  await writeFile(join(home, 'config.json'), JSON.stringify({ limits: { pageBytes: '8MiB', unknownFileBytes: '1MiB', idleMs: 3000 } }));
   daemon = await world.startDaemon({ home, resolve: `pypi.org:443=127.0.0.1:${hostile.port}` });
 });
 
@@ -174,6 +175,55 @@ describe('hostile input', () => {
     const listed = (JSON.parse(r.body) as { files: { filename: string }[] }).files.map((f) => f.filename);
     expect(listed).toEqual([good]);
     expect(await storedBlobs()).toEqual(before);
+    await stillServes();
+  });
+
+  it('a HEAD or a Range request for an uncached file does not pull the whole file upstream', async () => {
+    const f = world.file('goodpkg', '1.0');
+    const url = `https://files.pythonhosted.org${pythonhostedPath(f)}`;
+    world.pypi.resetCounters();
+    const client = proxyClient(daemon.address, daemon.pipEnv.PIP_CERT ?? '');
+    try {
+      const head = await client.get(url, {}, 'HEAD');
+      expect(head.status).toBe(200);
+      const part = await client.get(url, { range: 'bytes=0-9' });
+      expect(part.status).toBe(206);
+      expect(part.body.length).toBe(10);
+    } finally {
+      await client.close();
+    }
+    await new Promise((res) => setTimeout(res, 1000));
+    const fullGets = world.pypi.counters.requests.filter((r) => r.method === 'GET' && r.path.endsWith(encodeURIComponent(f.filename)) && !r.headers.range);
+    expect(fullGets).toHaveLength(0);
+    expect(await storedBlobs()).not.toContain(f.sha256);
+  });
+
+  it('caps an archive whose size neither upstream nor the index gives', async () => {
+    const body = Buffer.alloc(3 * 1024 * 1024, 7);
+    const sha = createHash('sha256').update(body).digest('hex');
+    const filename = 'nosize-1.0-py3-none-any.whl';
+    hostile.pages.set('/simple/nosize/', {
+      headers: { 'content-type': 'text/html' },
+      body: Buffer.from(`<html><body><a href="/files/${filename}#sha256=${sha}">${filename}</a></body></html>`),
+    });
+    hostile.pages.set(`/files/${filename}`, { headers: { 'content-type': 'application/octet-stream' }, body, chunked: true });
+    const client = proxyClient(daemon.address, daemon.pipEnv.PIP_CERT ?? '');
+    try {
+      expect((await client.get('https://pypi.org/simple/nosize/', { accept: 'text/html' })).status).toBe(200);
+      const got = await client.get(`https://pypi.org/files/${filename}`).catch((e: Error) => e);
+      // Refused before or while streaming: never the whole body.
+      if (!(got instanceof Error)) expect(got.status === 200 ? got.body.length : 0).toBeLessThan(body.length);
+    } finally {
+      await client.close();
+    }
+    expect(await storedBlobs()).not.toContain(sha);
+    const deadline = Date.now() + 5000;
+    let limited = false;
+    while (!limited && Date.now() < deadline) {
+      limited = (await daemon.logs()).some((l) => l.code === 'E_LIMIT' && JSON.stringify(l).includes('unknownFileBytes'));
+      if (!limited) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(limited).toBe(true);
     await stillServes();
   });
 

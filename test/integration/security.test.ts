@@ -1,7 +1,10 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
+import { startPlainHttpsServer, type PlainHttpsServer } from '../fixtures/fake-pypi.js';
+import { buildPackages } from '../fixtures/packages.js';
 import type { TestDaemon } from '../helpers/daemon.js';
 import { proxyClient, rawExchange } from '../helpers/proxy-client.js';
 import { startRecorder, startTripwire, tunnelExchange, type Recorder, type Tripwire } from '../helpers/hostile.js';
@@ -23,6 +26,7 @@ beforeAll(async () => {
   world = await createWorld('security', [
     { name: 'secpkg', version: '1.0' },
     { name: 'requests', version: '2.0' },
+    { name: 'dup', version: '1.0', payloadBytes: 100 },
   ]);
   evil = await startTripwire();
   intranet = await startRecorder();
@@ -201,6 +205,42 @@ describe('clients and credentials', () => {
     );
     expect(fwd.text).toMatch(/^HTTP\/1\.1 200/);
     expect(intranet.requests.at(-1)?.['proxy-authorization']).toBeUndefined();
+    await daemon.stop();
+  });
+});
+
+describe('two configured indexes listing the same filename', () => {
+  let mirror: PlainHttpsServer;
+  afterAll(async () => {
+    await mirror?.close();
+  });
+
+  it('keeps each index\'s record, and export takes the file from the index that comes first', async () => {
+    // Another build under the same filename: other bytes, other sha256.
+    const [other] = await buildPackages([{ name: 'dup', version: '1.0', payloadBytes: 200 }], join(world.dir, 'mirror-dist'));
+    const ours = world.file('dup', '1.0');
+    expect(other?.filename).toBe(ours.filename);
+    expect(other?.sha256).not.toBe(ours.sha256);
+    mirror = await startPlainHttpsServer(world.ca, 'mirror.example', other ? [other] : []);
+    const home = await homeWith('two-indexes', { interceptHosts: ['pypi.org', 'files.pythonhosted.org', 'mirror.example'] });
+    const daemon = await world.startDaemon({ home, resolve: mirror.resolve });
+    const client = proxyClient(daemon.address, daemon.pipEnv.PIP_CERT ?? '');
+    try {
+      for (const origin of ['https://mirror.example', 'https://pypi.org']) {
+        expect((await client.get(`${origin}/simple/dup/`, { accept: 'text/html' })).status).toBe(200);
+      }
+      const fromMirror = await client.get(`https://mirror.example/files/${encodeURIComponent(ours.filename)}`);
+      expect(createHash('sha256').update(fromMirror.body).digest('hex')).toBe(other?.sha256);
+      const page = (await client.get('https://pypi.org/simple/dup/', { accept: 'text/html' })).body.toString();
+      expect(page).toContain(`sha256=${ours.sha256}`);
+      expect(page).not.toContain(other?.sha256 ?? 'x');
+    } finally {
+      await client.close();
+    }
+    const out = join(world.dir, 'dup-export');
+    const r = await daemon.cli(['export', out, 'dup==1.0']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(createHash('sha256').update(await readFile(join(out, ours.filename))).digest('hex')).toBe(ours.sha256);
     await daemon.stop();
   });
 });

@@ -118,6 +118,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       blobs,
       upstream: up,
       offline: isOffline,
+      maxUnknownBytes: () => config.limits.unknownFileBytes,
       log: logger.child({ mod: 'files' }),
       onStored: (host, project) => pages.bump(host, project),
     });
@@ -135,11 +136,13 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       files,
       offline: isOffline,
       indexOrigin: () => new URL(config.indexUpstream),
+      indexOrder: () => gate.indexOrder(),
     });
     const router = new Router({
       db: index,
       pages: new PageResponder(pages, isOffline, () => config.coreMetadata === 'always'),
       indexUpstream: () => new URL(config.indexUpstream),
+      indexOrder: () => gate.indexOrder(),
       files,
       upstream: up,
       offline: isOffline,

@@ -75,6 +75,18 @@ export class UpstreamGate {
     return new Set([...cfg.interceptHosts, new URL(cfg.indexUpstream).hostname.toLowerCase()]);
   }
 
+  /**
+   * The order in which indexes are preferred when several list the same
+   * filename (export, index mode): the index that index mode fronts first
+   * (imports are recorded under it too), then the intercepted hosts in
+   * config order.
+   */
+  indexOrder(): string[] {
+    const cfg = this.deps.config();
+    const index = new URL(cfg.indexUpstream);
+    return [...new Set([index.protocol === 'https:' ? index.host : index.origin, ...cfg.interceptHosts])];
+  }
+
   /** True when `url` is on a configured index: an intercepted host over https, or `indexUpstream` as configured. */
   isIndexUrl(url: URL): boolean {
     const cfg = this.deps.config();
