@@ -42,7 +42,7 @@ async function signLeaf(home: string, cn: string, san: string): Promise<string> 
   const req = await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${base}.key`, '-subj', `/CN=${cn}`, '-out', `${base}.csr`]);
   expect(req.code, req.stderr).toBe(0);
   const { cert, key } = caPaths(home);
-  const sign = await openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', cert, '-CAkey', key, '-CAcreateserial', '-days', '30', '-extfile', `${base}.ext`, '-out', `${base}.pem`]);
+  const sign = await openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', cert, '-CAkey', key, '-set_serial', String(1000 + leaves), '-days', '30', '-extfile', `${base}.ext`, '-out', `${base}.pem`]);
   expect(sign.code, sign.stderr).toBe(0);
   return `${base}.pem`;
 }
