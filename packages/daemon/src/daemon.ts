@@ -80,6 +80,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       upstream: up,
       offline: isOffline,
       log: logger.child({ mod: 'files' }),
+      pages,
       onStored: (host, project) => pages.bump(host, project),
     });
     const importer = new Importer({
@@ -98,7 +99,6 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       indexOrigin: () => new URL(config.indexUpstream),
     });
     const router = new Router({
-      db: index,
       pages: new PageResponder(pages, isOffline, () => config.coreMetadata === 'always'),
       indexUpstream: () => new URL(config.indexUpstream),
       files,

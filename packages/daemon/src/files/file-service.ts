@@ -7,6 +7,7 @@ import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from '../proxy/context.js';
 import { READ_CHUNK, contentTypeFor, sendFile, sendText } from '../proxy/send.js';
 import { Download } from './download.js';
+import { FileLookup, type Found, type PageSource } from './file-lookup.js';
 import { SmallBlobCache } from '../store/small-blob-cache.js';
 
 /** Blobs up to this size are served from memory once read. */
@@ -20,6 +21,8 @@ export interface FileServiceDeps {
   upstream: UpstreamClient;
   offline: () => boolean;
   log: Logger;
+  /** Pages give the sha256 of files requested by URLs no page listed yet. */
+  pages: PageSource;
   /** Called when a file of a project became stored (page listings change offline). */
   onStored: (index: string, project: string) => void;
 }
@@ -54,8 +57,21 @@ export class FileService {
   private readonly small = new SmallBlobCache(SMALL_BLOB_BYTES, SMALL_BLOB_BUDGET);
   private hits = new Map<string, { count: number; last: string }>();
   private hitFlush: NodeJS.Timeout | undefined;
+  private readonly lookup: FileLookup;
 
-  constructor(private readonly deps: FileServiceDeps) {}
+  constructor(private readonly deps: FileServiceDeps) {
+    this.lookup = new FileLookup({ db: deps.db, pages: deps.pages, offline: deps.offline, log: deps.log });
+  }
+
+  /** The index entry for a URL on an intercepted host (see FileLookup). */
+  find(url: URL): Promise<Found> {
+    return this.lookup.byUrl(url);
+  }
+
+  /** The index entry for index mode's `/files/<project>/<version>/<filename>`. */
+  findByName(origin: URL, f: { project: string; version: string; filename: string; metadata: boolean }): Promise<Found> {
+    return this.lookup.byName(origin, f);
+  }
 
   get activeDownloads(): number {
     return this.downloads.size;
