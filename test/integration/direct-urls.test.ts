@@ -53,7 +53,7 @@ beforeAll(async () => {
     { name: 'partial', version: '1.0' },
     { name: 'partial', version: '2.0' },
     { name: 'corrupt', version: '1.0' },
-    { name: 'corrupt', version: '2.0' },
+    { name: 'tampered', version: '1.0' },
     { name: 'metaonly', version: '1.0' },
     { name: 'idxdirect', version: '1.0' },
   ]);
@@ -136,6 +136,8 @@ describe('direct file URLs', () => {
     try {
       const bad = await install(reqs);
       expect(bad.code, bad.out).not.toBe(0);
+      // The daemon withholds the last byte of an unverified body: pip gets too little and fails its own check.
+      expect(bad.out).toMatch(/THESE PACKAGES DO NOT MATCH THE HASHES/);
       expect(await stored('corrupt')).toEqual([]);
       const discarded = (await daemon.logs()).filter((l) => l.msg === 'download discarded; nothing cached' && String(l.url).endsWith(f.filename));
       expect(discarded.map((l) => l.code)).toEqual(['E_HASH_MISMATCH']);
@@ -148,14 +150,14 @@ describe('direct file URLs', () => {
   });
 
   it('passed through unverified, a corrupt body still fails on the hash pip holds', async () => {
-    const f = file('corrupt', '2.0');
+    const f = file('tampered', '1.0');
     pypi.faults.corrupt.add(f.filename);
     pypi.faults.unlisted.add(f.filename);
     try {
-      const r = await install(await requirements('corrupt-unlisted', [f]));
+      const r = await install(await requirements('tampered', [f]));
       expect(r.code, r.out).not.toBe(0);
       expect(r.out).toMatch(/THESE PACKAGES DO NOT MATCH THE HASHES/);
-      expect(await stored('corrupt')).toEqual([file('corrupt', '1.0').filename]);
+      expect(await stored('tampered')).toEqual([]);
       expect((await requestLines(f.filename)).map((l) => l.cache)).toEqual(['bypass']);
     } finally {
       pypi.faults.corrupt.delete(f.filename);
