@@ -16,8 +16,14 @@ export interface FileLookupDeps {
   log: Logger;
 }
 
-/** A file URL resolved to the index entry that verifies it, or why none does. */
-export type Found = { lookup: UrlRecord; reason?: undefined } | { lookup?: undefined; reason?: string };
+/**
+ * A file URL resolved to its index entry, and why it cannot be cached when
+ * it cannot (no entry, or an entry without a sha256: passed through).
+ */
+export interface Found {
+  lookup?: UrlRecord;
+  reason?: string;
+}
 
 /**
  * Hosts that serve an index's files but not its pages. A file on any other
@@ -86,7 +92,7 @@ export class FileLookup {
       const lookup: UrlRecord = { key: fileKey(rec.project, rec.version, rec.filename), metadata: f.metadata };
       const digest = f.metadata ? rec.coreMetadata !== false && rec.coreMetadata.hashes.sha256 : rec.sha256;
       const held = f.metadata ? rec.metadataStored !== null : rec.stored;
-      if (!digest && !held) return this.uncached(what, `${index} gives no sha256 for ${f.filename}${f.metadata ? METADATA_SUFFIX : ''}`);
+      if (!digest && !held) return { lookup, ...this.uncached(what, `${index} gives no sha256 for ${f.filename}${f.metadata ? METADATA_SUFFIX : ''}`) };
       return { lookup };
     };
     const byKey = (): Found | undefined => find(this.deps.db.getFile(fileKey(f.project, f.version, f.filename)));
