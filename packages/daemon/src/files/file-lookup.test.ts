@@ -80,17 +80,17 @@ describe('FileLookup', () => {
   it('finds a URL a page listed without asking for the page', async () => {
     const rec = record('markupsafe', '3.0.3', LONG);
     await db.savePage({ project: 'markupsafe', name: 'MarkupSafe', index: 'pypi.org', upstreamUrl: '', etag: null, lastModified: null, fetchedAt: 0, maxAge: 0 }, [rec]);
-    expect(await lookup.byUrl(new URL(rec.url))).toEqual({ lookup: { key: fileKey('markupsafe', '3.0.3', LONG), metadata: false } });
+    expect(await lookup.byUrl(new URL(rec.url))).toEqual({ lookup: { key: fileKey('markupsafe', '3.0.3', LONG, 'pypi.org'), metadata: false } });
     expect(upstream.calls).toEqual([]);
   });
 
   it("learns a direct URL's digest from its project's page, archive and .metadata", async () => {
     upstream.listings.set('markupsafe', [record('markupsafe', '3.0.3', LONG)]);
     const other = `https://files.pythonhosted.org/packages/00/11/${'2'.repeat(60)}/${LONG}`;
-    expect(await lookup.byUrl(new URL(other))).toEqual({ lookup: { key: fileKey('markupsafe', '3.0.3', LONG), metadata: false } });
+    expect(await lookup.byUrl(new URL(other))).toEqual({ lookup: { key: fileKey('markupsafe', '3.0.3', LONG, 'pypi.org'), metadata: false } });
     expect(upstream.calls).toEqual([{ origin: 'https://pypi.org', project: 'markupsafe', revalidate: false }]);
     // Known by its filename now: no second page request, .metadata included.
-    expect(await lookup.byUrl(new URL(`${other}.metadata`))).toEqual({ lookup: { key: fileKey('markupsafe', '3.0.3', LONG), metadata: true } });
+    expect(await lookup.byUrl(new URL(`${other}.metadata`))).toEqual({ lookup: { key: fileKey('markupsafe', '3.0.3', LONG, 'pypi.org'), metadata: true } });
     expect(upstream.calls).toHaveLength(1);
   });
 
@@ -98,7 +98,7 @@ describe('FileLookup', () => {
     upstream.listings.set('pkg', [record('pkg', '2.0', 'pkg-2.0-py3-none-any.whl')]);
     upstream.next = 'hit';
     const found = await lookup.byUrl(new URL(urlOf('pkg-2.0-py3-none-any.whl')));
-    expect(found.lookup?.key).toEqual(fileKey('pkg', '2.0', 'pkg-2.0-py3-none-any.whl'));
+    expect(found.lookup?.key).toEqual(fileKey('pkg', '2.0', 'pkg-2.0-py3-none-any.whl', 'pypi.org'));
     expect(upstream.calls.map((c) => c.revalidate)).toEqual([false, true]);
   });
 
@@ -107,7 +107,7 @@ describe('FileLookup', () => {
     expect(await lookup.byUrl(new URL(urlOf('pkg-2.0.tar.gz')))).toEqual({ reason: 'uncached: pypi.org/simple/pkg/ does not list pkg-2.0.tar.gz' });
     expect(await lookup.byUrl(new URL(urlOf('nosuch-1.0.tar.gz')))).toEqual({ reason: 'uncached: pypi.org has no project nosuch' });
     const noSha = await lookup.byUrl(new URL(`https://files.pythonhosted.org/elsewhere/pkg-0.9.tar.gz`));
-    expect(noSha).toEqual({ lookup: { key: fileKey('pkg', '0.9', 'pkg-0.9.tar.gz'), metadata: false }, reason: 'uncached: pypi.org gives no sha256 for pkg-0.9.tar.gz' });
+    expect(noSha).toEqual({ lookup: { key: fileKey('pkg', '0.9', 'pkg-0.9.tar.gz', 'pypi.org'), metadata: false }, reason: 'uncached: pypi.org gives no sha256 for pkg-0.9.tar.gz' });
     upstream.next = 'fail';
     expect((await lookup.byUrl(new URL(urlOf('down-1.0-py3-none-any.whl')))).reason).toBe(
       'uncached: the page of down on pypi.org is unavailable: connect ECONNREFUSED',
@@ -127,9 +127,9 @@ describe('FileLookup', () => {
 
   it("resolves index mode's /files/ names on the index it fronts", async () => {
     upstream.listings.set('zope-interface', [record('zope-interface', '7.2', 'zope.interface-7.2-py3-none-any.whl')]);
-    const found = await lookup.byName(new URL('https://pypi.org'), { project: 'Zope.Interface', version: '7.2', filename: 'zope.interface-7.2-py3-none-any.whl', metadata: false });
-    expect(found.lookup?.key).toEqual(fileKey('zope-interface', '7.2', 'zope.interface-7.2-py3-none-any.whl'));
-    expect(await lookup.byName(new URL('https://pypi.org'), { project: '../x', version: '1', filename: 'x-1.tar.gz', metadata: false })).toEqual({
+    const found = await lookup.byName(new URL('https://pypi.org'), ['pypi.org'], { project: 'Zope.Interface', version: '7.2', filename: 'zope.interface-7.2-py3-none-any.whl', metadata: false });
+    expect(found.lookup?.key).toEqual(fileKey('zope-interface', '7.2', 'zope.interface-7.2-py3-none-any.whl', 'pypi.org'));
+    expect(await lookup.byName(new URL('https://pypi.org'), ['pypi.org'], { project: '../x', version: '1', filename: 'x-1.tar.gz', metadata: false })).toEqual({
       reason: 'not a project name: "../x"',
     });
   });

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { isValidProjectName, normalizeName, parseArchiveFilename } from '@pipcache/shared';
 import type { PageResult } from '../pages/page-service.js';
 import { indexKey } from '../pages/page-service.js';
-import { fileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
+import { fileKey, recordKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
 
 /** What the file service needs of the page service: a project's page, optionally revalidated. */
 export interface PageSource {
@@ -72,32 +72,41 @@ export class FileLookup {
     const filename = metadata ? segment.slice(0, -METADATA_SUFFIX.length) : segment;
     const parsed = parseArchiveFilename(filename);
     if (!parsed) return {}; // not an archive: nothing to cache
-    return this.listed(indexOriginFor(url), { project: parsed.project, version: parsed.version, filename, metadata }, url.href);
+    const origin = indexOriginFor(url);
+    const index = indexKey(origin);
+    const f = { project: parsed.project, version: parsed.version, filename, metadata };
+    return this.listed(origin, f, url.href, () => this.deps.db.getFile(fileKey(f.project, f.version, filename, index)));
   }
 
-  /** Index mode: `/files/<project>/<version>/<filename>` of the index it fronts. */
-  async byName(origin: URL, f: { project: string; version: string; filename: string; metadata: boolean }): Promise<Found> {
+  /**
+   * Index mode: `/files/<project>/<version>/<filename>`, taken from the
+   * indexes in `order`, else learnt from the page of the index it fronts.
+   */
+  async byName(origin: URL, order: readonly string[], f: { project: string; version: string; filename: string; metadata: boolean }): Promise<Found> {
     if (!isValidProjectName(f.project)) return { reason: `not a project name: ${JSON.stringify(f.project)}` };
-    return this.listed(origin, { ...f, project: normalizeName(f.project) }, `${f.project}/${f.version}/${f.filename}`);
+    const project = normalizeName(f.project);
+    const known = (): FileRecord | undefined => this.deps.db.findFile(project, f.version, f.filename, order);
+    return this.listed(origin, { ...f, project }, `${project}/${f.version}/${f.filename}`, known);
   }
 
   private async listed(
     origin: URL,
     f: { project: string; version: string; filename: string; metadata: boolean },
     what: string,
+    known: () => FileRecord | undefined,
   ): Promise<Found> {
     const index = indexKey(origin);
     const find = (rec: FileRecord | undefined): Found | undefined => {
-      if (!rec || rec.index !== index) return undefined;
-      const lookup: UrlRecord = { key: fileKey(rec.project, rec.version, rec.filename), metadata: f.metadata };
+      if (!rec) return undefined;
+      const lookup: UrlRecord = { key: recordKey(rec), metadata: f.metadata };
       const digest = f.metadata ? rec.coreMetadata !== false && rec.coreMetadata.hashes.sha256 : rec.sha256;
       const held = f.metadata ? rec.metadataStored !== null : rec.stored;
-      if (!digest && !held) return { lookup, ...this.uncached(what, `${index} gives no sha256 for ${f.filename}${f.metadata ? METADATA_SUFFIX : ''}`) };
+      if (!digest && !held) return { lookup, ...this.uncached(what, `${rec.index} gives no sha256 for ${f.filename}${f.metadata ? METADATA_SUFFIX : ''}`) };
       return { lookup };
     };
-    const byKey = (): Found | undefined => find(this.deps.db.getFile(fileKey(f.project, f.version, f.filename)));
-    const known = byKey();
-    if (known) return known;
+    const byKey = (): Found | undefined => find(known());
+    const cached = byKey();
+    if (cached) return cached;
     if (this.deps.offline()) return {};
     let page: PageResult | null;
     try {
@@ -108,7 +117,7 @@ export class FileLookup {
       return this.uncached(what, `the page of ${f.project} on ${index} is unavailable: ${(err as Error).message}`);
     }
     if (page === null) return this.uncached(what, `${index} has no project ${f.project}`);
-    const listed = byKey() ?? find(page.files().find((r) => r.filename === f.filename));
+    const listed = byKey() ?? find(page.files().find((r) => r.filename === f.filename && r.index === index));
     if (listed) return listed;
     return this.uncached(
       what,

@@ -11,6 +11,8 @@ import type { Stats } from '../stats.js';
 export interface RouterDeps {
   /** The upstream index that index mode (`http://host:port/simple/`) fronts. */
   indexUpstream: () => URL;
+  /** Which index a file is taken from when several list it. */
+  indexOrder: () => string[];
   pages: PageResponder;
   files: FileService;
   upstream: UpstreamClient;
@@ -132,7 +134,12 @@ export class Router {
       sendText(ctx.res, 404, `pipcache: no such path ${path}; the index is at /simple/`);
       return;
     }
-    const found = await this.deps.files.findByName(this.deps.indexUpstream(), { project, version, filename, metadata: file[4] !== undefined });
+    const found = await this.deps.files.findByName(this.deps.indexUpstream(), this.deps.indexOrder(), {
+      project,
+      version,
+      filename,
+      metadata: file[4] !== undefined,
+    });
     const lookup = found.lookup;
     if (lookup && (await this.deps.files.serve(ctx, lookup))) return;
     const upstreamUrl = lookup && this.deps.files.upstreamUrl(lookup);
