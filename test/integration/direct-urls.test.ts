@@ -20,6 +20,8 @@ let daemon: TestDaemon;
 const file = (project: string, version: string): BuiltFile => world.file(project, version);
 const directUrl = (f: BuiltFile): string => `https://files.pythonhosted.org${pythonhostedPath(f)}`;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+/** Several real pip installs in one test: bounded, with room for a loaded machine. */
+const INSTALLS_MS = 300_000;
 
 /** A requirements file pinning each file by direct URL, as pip-compile --generate-hashes or a pylock export writes it. */
 async function requirements(name: string, files: BuiltFile[]): Promise<string> {
@@ -97,7 +99,7 @@ describe('direct file URLs', () => {
     expect(pypi.counters.requests).toEqual([]);
     expect(pypi.counters.connections).toBe(0);
     expect((await daemon.cli(['offline', 'off'])).code).toBe(0);
-  });
+  }, INSTALLS_MS);
 
   it('are passed through uncached, with a log line saying why, when the page does not list the file', async () => {
     const listed = file('partial', '1.0');
@@ -127,7 +129,7 @@ describe('direct file URLs', () => {
     } finally {
       pypi.faults.unlisted.delete(unlisted.filename);
     }
-  });
+  }, INSTALLS_MS);
 
   it('never caches a corrupt upstream body, and pip never installs it', async () => {
     const f = file('corrupt', '1.0');
@@ -147,7 +149,7 @@ describe('direct file URLs', () => {
     const good = await install(reqs);
     expect(good.code, good.out).toBe(0);
     expect(await stored('corrupt')).toEqual([f.filename]);
-  });
+  }, INSTALLS_MS);
 
   it('passed through unverified, a corrupt body still fails on the hash pip holds', async () => {
     const f = file('tampered', '1.0');
@@ -163,7 +165,7 @@ describe('direct file URLs', () => {
       pypi.faults.corrupt.delete(f.filename);
       pypi.faults.unlisted.delete(f.filename);
     }
-  });
+  }, INSTALLS_MS);
 
   it('serves the .metadata of a file no page was read for, verified and cached', async () => {
     const f = file('metaonly', '1.0');
@@ -206,10 +208,10 @@ describe('direct file URLs', () => {
     expect(missing.status).toBe(404);
   });
 
-  it('install again with upstream stopped', async () => {
+  it('install again from the cache with upstream stopped', async () => {
     const reqs = await requirements('direct', [file('directapp', '1.0'), file('direct-lib', '1.0')]);
     await pypi.close();
     const r = await install(reqs);
     expect(r.code, r.out).toBe(0);
-  });
+  }, INSTALLS_MS);
 });

@@ -71,5 +71,5 @@ describe.each(['proxy', 'index'] as const)('real-world names through %s mode', (
     expect(pypi.counters.requests).toEqual([]);
     expect(pypi.counters.connections).toBe(0);
     await daemon.stop();
-  });
+  }, 300_000);
 });
