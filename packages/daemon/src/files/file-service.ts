@@ -212,8 +212,16 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
     dl.emit('progress');
   });
   try {
-    // Once verified the temp file is renamed to its blob path; an fd opened
-    // before the rename keeps working.
+    // The temp file exists once a byte of it is flushed (its write stream
+    // opens it asynchronously, so a reader can get there first). Once
+    // verified it is renamed to its blob path; an fd opened before the rename
+    // keeps working.
+    while (!closed && dl.state === 'running' && dl.flushed === 0) await dl.next();
+    if (closed) return pos;
+    if (dl.error) {
+      res.destroy(dl.error);
+      return pos;
+    }
     fh = await open(dl.tmpPath, 'r').catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
       return open(blobPath, 'r');
