@@ -6,6 +6,8 @@ import { loadOrCreateCa } from './tls/ca.js';
 import { LeafCache } from './tls/leaf-cache.js';
 import { writeBundle } from './tls/bundle.js';
 import { IndexDb } from './store/index-db.js';
+import { UpstreamGate } from './upstream/gate.js';
+import { ClientAccess } from './proxy/access.js';
 import { BlobStore } from './store/blob-store.js';
 import { UpstreamClient } from './upstream/client.js';
 import { PageService } from './pages/page-service.js';
@@ -69,10 +71,20 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     await writeBundle(paths.bundle, ca.certPem, opts.extraCaFile);
     db = new IndexDb(paths.index);
     const index = db;
+    const migrated = await index.migrate();
+    if (migrated) {
+      logger.info(
+        migrated,
+        `migrated the index from layout ${migrated.from} to ${migrated.to}: ${migrated.files} files, ${migrated.pages} pages, ${migrated.urls} URLs kept` +
+          (migrated.dropped ? `, ${migrated.dropped} unreadable records dropped (their pages are fetched again)` : ''),
+      );
+    }
     offline = index.getSetting<boolean>('offline') ?? config.offline;
-    upstream = new UpstreamClient(() => config.resolve, config.upstream);
-    const up = upstream;
     const isOffline = (): boolean => offline;
+    const gate = new UpstreamGate({ config: () => config, offline: isOffline });
+    upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
+    const up = upstream;
+    const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
     const pages = new PageService({ db: index, upstream: up, config: () => config, offline: isOffline, log: logger.child({ mod: 'pages' }) });
     files = new FileService({
       db: index,
@@ -137,8 +149,9 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       router,
       leafs: new LeafCache(ca),
       isIntercepted: (host) => config.interceptHosts.includes(host.toLowerCase()),
-      resolve: () => config.resolve,
-      offline: isOffline,
+      access,
+      gate,
+      limits: () => config.limits,
       local: (req, res) => router.handleLocal(req, res),
       log: logger.child({ mod: 'proxy' }),
     });

@@ -106,7 +106,7 @@ export class PageService {
     const hasFallback = record !== undefined || this.listing(index, project).some((f) => f.stored);
     const timeoutMs = hasFallback ? STALE_FALLBACK_MS : this.deps.config().upstream.headersMs;
     try {
-      const res = await this.deps.upstream.request(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+      const res = await this.deps.upstream.request(url, { kind: 'page', headers, signal: AbortSignal.timeout(timeoutMs) });
       status = res.status;
       if (status === 304 && record) {
         res.body.resume();
@@ -120,7 +120,7 @@ export class PageService {
           res.body.resume();
           return this.fallback(index, project, record, `upstream answered 200 with Content-Type ${JSON.stringify(contentType)}`);
         }
-        const body = await readDecoded(res, url);
+        const body = await readDecoded(res, url, this.deps.config().limits.pageBytes);
         const page = this.parse(body, contentType, url, project);
         await this.save(index, project, url, page, res.headers);
         return this.result(index, project, 'miss');
