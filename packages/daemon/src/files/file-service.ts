@@ -163,17 +163,33 @@ export class FileService {
   private download(t: Target): Download {
     const sha = t.sha256 as string;
     const existing = this.downloads.get(sha);
-    if (existing) return existing;
-    const key = fileKey(t.rec.project, t.rec.version, t.rec.filename);
-    const dl = new Download(t.url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, async () => {
-      await this.deps.db.updateFile(key, (r) =>
-        t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored },
-      );
-      this.deps.onStored(t.rec.index, t.rec.project);
-    });
+    if (existing) {
+      // The same bytes under another name (the wheels of one release often
+      // share one METADATA): once the shared download is verified, this file
+      // is stored too.
+      if (existing.url !== t.url) {
+        existing
+          .whenFinished()
+          .then(
+            () => this.markStored(t, sha),
+            () => undefined, // the shared download logs its own failure
+          )
+          .catch((err: Error) => this.deps.log.error({ filename: t.filename, err: err.message }, 'could not record a stored file'));
+      }
+      return existing;
+    }
+    const dl = new Download(t.url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, () =>
+      this.markStored(t, sha),
+    );
     this.downloads.set(sha, dl);
     dl.run().finally(() => this.downloads.delete(sha));
     return dl;
+  }
+
+  private async markStored(t: Target, sha: string): Promise<void> {
+    const key = fileKey(t.rec.project, t.rec.version, t.rec.filename);
+    await this.deps.db.updateFile(key, (r) => (t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored }));
+    this.deps.onStored(t.rec.index, t.rec.project);
   }
 
   private prefetch(t: Target): void {
