@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpsGet } from '../fixtures/https-get.js';
 import { BIG_PROJECT, buildPypiShaped, type PypiShaped } from '../fixtures/pypi-shaped.js';
 import type { TestDaemon } from '../helpers/daemon.js';
 import { pageEntries, type PageEntry } from '../helpers/page-entries.js';
@@ -26,7 +25,8 @@ let shaped: PypiShaped;
 let daemon: TestDaemon;
 /** project -> entries as upstream lists them (checked identical in HTML and JSON). */
 const upstream = new Map<string, PageEntry[]>();
-const local = new Agent({ connections: POOL });
+/** Plain HTTP client for index mode (kept-alive connections, closed before a restart). */
+let local = new Agent({ connections: POOL });
 
 interface Mismatch {
   project: string;
@@ -147,24 +147,32 @@ const hashedOnly = (project: string): PageEntry[] => (upstream.get(project) ?? [
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 beforeAll(async () => {
+  const t0 = performance.now();
   world = await createWorld('pypi-shaped', []);
+  const t1 = performance.now();
   shaped = await buildPypiShaped(join(world.dir, 'pypi-shaped'));
+  const t2 = performance.now();
   world.pypi.addFiles(shaped.files);
   daemon = await world.startDaemon();
   // Upstream's own listing, read straight from the fake index in both formats.
-  await pool(shaped.projects, POOL, async (project) => {
+  const direct = new Agent({ connect: { ca: world.ca.certPem, servername: 'pypi.org' }, connections: 4 });
+  await pool(shaped.projects, 4, async (project) => {
     const lists: PageEntry[][] = [];
     for (const accept of FORMATS) {
-      const r = await httpsGet({ port: world.pypi.port, host: 'pypi.org', path: `/simple/${project}/`, headers: { accept }, ca: world.ca.certPem });
-      if (r.status !== 200) throw new Error(`fake index: /simple/${project}/ answered ${r.status}`);
-      lists.push(pageEntries(r.body.toString('utf8'), String(r.headers['content-type']), `https://pypi.org/simple/${project}/`));
+      const r = await request(`https://127.0.0.1:${world.pypi.port}/simple/${project}/`, { dispatcher: direct, headers: { accept } });
+      const body = await r.body.text();
+      if (r.statusCode !== 200) throw new Error(`fake index: /simple/${project}/ answered ${r.statusCode}`);
+      lists.push(pageEntries(body, String(r.headers['content-type']), `https://pypi.org/simple/${project}/`));
     }
     const [json, html] = lists as [PageEntry[], PageEntry[]];
     const a = compare(project, 'upstream json vs html', html, json, 'proxy');
     if (a) throw new Error(`the fake index's two formats disagree: ${describeMismatches([a])}`);
     upstream.set(project, json);
   });
+  await direct.close();
   world.pypi.resetCounters();
+  const secs = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
+  console.log(`setup: world ${secs(t0, t1)} s, generated files ${secs(t1, t2)} s, daemon and upstream pages ${secs(t2, performance.now())} s`);
 }, 120_000);
 
 afterAll(async () => {
@@ -253,8 +261,12 @@ describe('a PyPI-shaped index through pipcache', () => {
   }, 120_000);
 
   it('after a restart: the same pages offline, then online from the index without refetching them', async () => {
+    const t0 = performance.now();
+    await local.close();
+    local = new Agent({ connections: POOL });
     await daemon.stop();
     daemon = await world.startDaemon({ home: daemon.home });
+    console.log(`restart: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const hashless = [...upstream.values()].flat().filter((e) => e.sha256 === null).length;
     const offline = await checkPages(daemon, 'restarted offline', hashedOnly);
     assertPass(offline, allEntries() - hashless);
