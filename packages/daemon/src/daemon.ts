@@ -85,12 +85,13 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
     const up = upstream;
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
-    const pages = new PageService({ db: index, upstream: up, config: () => config, offline: isOffline, log: logger.child({ mod: 'pages' }) });
+    const pages = new PageService({ db: index, upstream: up, config: () => config, offline: isOffline, gate, log: logger.child({ mod: 'pages' }) });
     files = new FileService({
       db: index,
       blobs,
       upstream: up,
       offline: isOffline,
+      maxUnknownBytes: () => config.limits.unknownFileBytes,
       log: logger.child({ mod: 'files' }),
       onStored: (host, project) => pages.bump(host, project),
     });
@@ -108,11 +109,13 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       files,
       offline: isOffline,
       indexOrigin: () => new URL(config.indexUpstream),
+      indexOrder: () => gate.indexOrder(),
     });
     const router = new Router({
       db: index,
       pages: new PageResponder(pages, isOffline, () => config.coreMetadata === 'always'),
       indexUpstream: () => new URL(config.indexUpstream),
+      indexOrder: () => gate.indexOrder(),
       files,
       upstream: up,
       offline: isOffline,

@@ -8,6 +8,7 @@ import type { FileRecord, IndexDb, PageRecord } from '../store/index-db.js';
 import { header, type UpstreamClient } from '../upstream/client.js';
 import { readDecoded } from '../upstream/body.js';
 import { SingleFlight } from '../upstream/single-flight.js';
+import type { UpstreamGate } from '../upstream/gate.js';
 import { maxAgeOf } from './cache-control.js';
 
 export type PageOutcome = 'hit' | 'miss' | 'revalidated' | 'stale' | 'offline';
@@ -36,6 +37,8 @@ export interface PageServiceDeps {
   upstream: UpstreamClient;
   config: () => Config;
   offline: () => boolean;
+  /** Decides which hosts a listed file may come from. */
+  gate: UpstreamGate;
   log: Logger;
 }
 
@@ -172,6 +175,10 @@ export class PageService {
     const now = new Date().toISOString();
     const listed: FileRecord[] = [];
     for (const f of page.files) {
+      if (!this.deps.gate.isIndexUrl(new URL(f.url))) {
+        this.deps.log.warn({ url, filename: f.filename, fileUrl: f.url }, 'index entry skipped: its URL is not on a configured index');
+        continue;
+      }
       const rec = toFileRecord(f, project, index, now);
       if (rec) listed.push(rec);
       else this.deps.log.warn({ url, filename: f.filename }, 'index entry skipped: not a wheel or sdist name');

@@ -205,6 +205,11 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     }
     const host = (m[1] ?? m[2] ?? '').toLowerCase();
     const port = Number(m[3]);
+    if (!m[1] && !isHostName(host)) {
+      log.warn({ target: (req.url ?? '').slice(0, 200) }, 'CONNECT refused: not a host name');
+      refuse(sock, 400, 'bad CONNECT target');
+      return;
+    }
     try {
       deps.access.checkCredentials(req, 'proxy-authorization');
     } catch (err) {
@@ -285,6 +290,11 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       for (const s of tunnels) s.destroy();
     },
   };
+}
+
+/** A DNS name or IPv4 literal: at most 253 characters, labels of 1 to 63. */
+function isHostName(host: string): boolean {
+  return host.length <= 253 && host.split('.').every((label) => label.length >= 1 && label.length <= 63);
 }
 
 function classifyTlsError(err: NodeJS.ErrnoException): { level: 'warn' | 'debug'; msg: string } {

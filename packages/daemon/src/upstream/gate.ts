@@ -75,15 +75,29 @@ export class UpstreamGate {
     return new Set([...cfg.interceptHosts, new URL(cfg.indexUpstream).hostname.toLowerCase()]);
   }
 
+  /**
+   * The order in which indexes are preferred when several list the same
+   * filename (export, index mode): the index that index mode fronts first
+   * (imports are recorded under it too), then the intercepted hosts in
+   * config order.
+   */
+  indexOrder(): string[] {
+    const cfg = this.deps.config();
+    const index = new URL(cfg.indexUpstream);
+    return [...new Set([index.protocol === 'https:' ? index.host : index.origin, ...cfg.interceptHosts])];
+  }
+
+  /** True when `url` is on a configured index: an intercepted host over https, or `indexUpstream` as configured. */
+  isIndexUrl(url: URL): boolean {
+    const cfg = this.deps.config();
+    if (url.origin === new URL(cfg.indexUpstream).origin) return true;
+    return url.protocol === 'https:' && (url.port === '' || url.port === '443') && cfg.interceptHosts.includes(url.hostname.toLowerCase());
+  }
+
   /** Throws unless a page or file request to `url` may go out. */
   checkFetch(kind: 'page' | 'file', url: URL): void {
     if (this.deps.offline()) throw new PipcacheError('E_OFFLINE_MISS', `offline: not fetching ${url.host}${url.pathname}`);
-    const cfg = this.deps.config();
-    const index = new URL(cfg.indexUpstream);
-    if (url.origin === index.origin) return;
-    const host = url.hostname.toLowerCase();
-    if (url.protocol === 'https:' && (url.port === '' || url.port === '443') && cfg.interceptHosts.includes(host)) return;
-    throw new PipcacheError('E_FORBIDDEN', `${kind} from ${url.origin} refused: not a configured index`);
+    if (!this.isIndexUrl(url)) throw new PipcacheError('E_FORBIDDEN', `${kind} from ${url.origin} refused: not a configured index`);
   }
 
   /**
