@@ -181,17 +181,39 @@ export class FileService {
   private download(t: Target): Download {
     const sha = t.sha256 as string;
     const existing = this.downloads.get(sha);
-    if (existing) return existing;
-    const key = recordKey(t.rec);
-    const dl = new Download(t.url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, async () => {
-      await this.deps.db.updateFile(key, (r) =>
-        t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored },
-      );
-      this.deps.onStored(t.rec.index, t.rec.project);
-    }, this.deps.maxUnknownBytes());
+    if (existing) {
+      // Downloads are shared by digest, and the same bytes can stand for
+      // another record (the wheels of one release often share one METADATA;
+      // one file listed by two indexes): once verified, this one is stored too.
+      existing
+        .whenFinished()
+        .then(
+          () => this.markStored(t, sha),
+          () => undefined, // the shared download logs its own failure
+        )
+        .catch((err: Error) => this.deps.log.error({ filename: t.filename, err: err.message }, 'could not record a stored file'));
+      return existing;
+    }
+    const dl = new Download(
+      t.url,
+      sha,
+      t.metadata ? null : t.rec.size,
+      this.deps.blobs,
+      this.deps.upstream,
+      this.deps.log,
+      () => this.markStored(t, sha),
+      this.deps.maxUnknownBytes(),
+    );
     this.downloads.set(sha, dl);
     dl.run().finally(() => this.downloads.delete(sha));
     return dl;
+  }
+
+  private async markStored(t: Target, sha: string): Promise<void> {
+    await this.deps.db.updateFile(recordKey(t.rec), (r) =>
+      t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored },
+    );
+    this.deps.onStored(t.rec.index, t.rec.project);
   }
 
   private async streamMiss(ctx: RequestContext, t: Target): Promise<void> {
@@ -227,8 +249,16 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
     dl.emit('progress');
   });
   try {
-    // Once verified the temp file is renamed to its blob path; an fd opened
-    // before the rename keeps working.
+    // The temp file exists once a byte of it is flushed (its write stream
+    // opens it asynchronously, so a reader can get there first). Once
+    // verified it is renamed to its blob path; an fd opened before the rename
+    // keeps working.
+    while (!closed && dl.state === 'running' && dl.flushed === 0) await dl.next();
+    if (closed) return pos;
+    if (dl.error) {
+      res.destroy(dl.error);
+      return pos;
+    }
     fh = await open(dl.tmpPath, 'r').catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
       return open(blobPath, 'r');
