@@ -120,6 +120,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       offline: isOffline,
       maxUnknownBytes: () => config.limits.unknownFileBytes,
       log: logger.child({ mod: 'files' }),
+      pages,
       onStored: (host, project) => pages.bump(host, project),
     });
     const importer = new Importer({
@@ -139,7 +140,6 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       indexOrder: () => gate.indexOrder(),
     });
     const router = new Router({
-      db: index,
       pages: new PageResponder(pages, isOffline, () => config.coreMetadata === 'always'),
       indexUpstream: () => new URL(config.indexUpstream),
       indexOrder: () => gate.indexOrder(),

@@ -7,6 +7,7 @@ import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from '../proxy/context.js';
 import { READ_CHUNK, contentTypeFor, sendFile, sendText } from '../proxy/send.js';
 import { Download } from './download.js';
+import { FileLookup, type Found, type PageSource } from './file-lookup.js';
 import { SmallBlobCache } from '../store/small-blob-cache.js';
 
 /** Blobs up to this size are served from memory once read. */
@@ -22,6 +23,8 @@ export interface FileServiceDeps {
   /** Bound on an archive of unknown size. */
   maxUnknownBytes: () => number;
   log: Logger;
+  /** Pages give the sha256 of files requested by URLs no page listed yet. */
+  pages: PageSource;
   /** Called when a file of a project became stored (page listings change offline). */
   onStored: (index: string, project: string) => void;
 }
@@ -59,8 +62,21 @@ export class FileService {
   private readonly small = new SmallBlobCache(SMALL_BLOB_BYTES, SMALL_BLOB_BUDGET);
   private hits = new Map<string, { key: FileKey; count: number; last: string }>();
   private hitFlush: NodeJS.Timeout | undefined;
+  private readonly lookup: FileLookup;
 
-  constructor(private readonly deps: FileServiceDeps) {}
+  constructor(private readonly deps: FileServiceDeps) {
+    this.lookup = new FileLookup({ db: deps.db, pages: deps.pages, offline: deps.offline, log: deps.log });
+  }
+
+  /** The index entry for a URL on an intercepted host (see FileLookup). */
+  find(url: URL): Promise<Found> {
+    return this.lookup.byUrl(url);
+  }
+
+  /** The index entry for index mode's `/files/<project>/<version>/<filename>`. */
+  findByName(origin: URL, order: readonly string[], f: { project: string; version: string; filename: string; metadata: boolean }): Promise<Found> {
+    return this.lookup.byName(origin, order, f);
+  }
 
   get activeDownloads(): number {
     return this.downloads.size;
@@ -193,22 +209,44 @@ export class FileService {
   private download(t: Target): Download {
     const sha = t.sha256 as string;
     const existing = this.downloads.get(sha);
-    if (existing) return existing;
-    const key = recordKey(t.rec);
-    const dl = new Download(t.url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, async (size) => {
-      // The size is kept so that every later hit can check it.
-      await this.deps.db.updateFile(key, (r) =>
-        t.metadata
-          ? { ...r, metadataStored: sha, metadataSize: size }
-          : r.sha256 === sha
-            ? { ...r, stored: true, size: r.size ?? size }
-            : r,
-      );
-      this.deps.onStored(t.rec.index, t.rec.project);
-    }, this.deps.maxUnknownBytes());
+    if (existing) {
+      // Downloads are shared by digest, and the same bytes can stand for
+      // another record (the wheels of one release often share one METADATA;
+      // one file listed by two indexes): once verified, this one is stored too.
+      existing
+        .whenFinished()
+        .then(
+          () => this.markStored(t, sha, existing.size),
+          () => undefined, // the shared download logs its own failure
+        )
+        .catch((err: Error) => this.deps.log.error({ filename: t.filename, err: err.message }, 'could not record a stored file'));
+      return existing;
+    }
+    const dl = new Download(
+      t.url,
+      sha,
+      t.metadata ? null : t.rec.size,
+      this.deps.blobs,
+      this.deps.upstream,
+      this.deps.log,
+      (size) => this.markStored(t, sha, size),
+      this.deps.maxUnknownBytes(),
+    );
     this.downloads.set(sha, dl);
     dl.run().finally(() => this.downloads.delete(sha));
     return dl;
+  }
+
+  private async markStored(t: Target, sha: string, size: number | null): Promise<void> {
+    // The size is kept so that every later hit can check it.
+    await this.deps.db.updateFile(recordKey(t.rec), (r) =>
+      t.metadata
+        ? { ...r, metadataStored: sha, ...(size !== null ? { metadataSize: size } : {}) }
+        : r.sha256 === sha
+          ? { ...r, stored: true, size: r.size ?? size }
+          : r,
+    );
+    this.deps.onStored(t.rec.index, t.rec.project);
   }
 
   private async streamMiss(ctx: RequestContext, t: Target): Promise<void> {
@@ -244,8 +282,16 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
     dl.emit('progress');
   });
   try {
-    // Once verified the temp file is renamed to its blob path; an fd opened
-    // before the rename keeps working.
+    // The temp file exists once a byte of it is flushed (its write stream
+    // opens it asynchronously, so a reader can get there first). Once
+    // verified it is renamed to its blob path; an fd opened before the rename
+    // keeps working.
+    while (!closed && dl.state === 'running' && dl.flushed === 0) await dl.next();
+    if (closed) return pos;
+    if (dl.error) {
+      res.destroy(dl.error);
+      return pos;
+    }
     fh = await open(dl.tmpPath, 'r').catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
       return open(blobPath, 'r');

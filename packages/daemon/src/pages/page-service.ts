@@ -82,9 +82,10 @@ export class PageService {
 
   /**
    * The page of `project` on the index at `origin`'s host. Returns null when
-   * neither upstream nor the cache knows the project.
+   * neither upstream nor the cache knows the project. `revalidate` asks
+   * upstream even while the cached page is fresh.
    */
-  async get(origin: URL, project: string): Promise<PageResult | null> {
+  async get(origin: URL, project: string, opts: { revalidate?: boolean } = {}): Promise<PageResult | null> {
     const { db } = this.deps;
     const index = indexKey(origin);
     const record = db.getPage(index, project);
@@ -92,7 +93,7 @@ export class PageService {
       const files = this.listing(index, project).filter((f) => f.stored);
       return files.length > 0 ? { record, files: () => files, outcome: 'offline', revision: this.revision(index, project) } : null;
     }
-    if (record && Date.now() < record.fetchedAt + record.maxAge * 1000) {
+    if (record && !opts.revalidate && Date.now() < record.fetchedAt + record.maxAge * 1000) {
       return this.result(index, project, 'hit', record);
     }
     const url = `${origin.origin}/simple/${project}/`;
