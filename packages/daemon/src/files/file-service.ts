@@ -243,7 +243,7 @@ export class FileService {
       t.metadata
         ? { ...r, metadataStored: sha, ...(size !== null ? { metadataSize: size } : {}) }
         : r.sha256 === sha
-          ? { ...r, stored: true, size: r.size ?? size }
+          ? { ...r, stored: true, size: size ?? r.size } // the verified bytes' size wins over what a page said
           : r,
     );
     this.deps.onStored(t.rec.index, t.rec.project);
