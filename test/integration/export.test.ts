@@ -7,6 +7,7 @@ import type { FakePypi } from '../fixtures/fake-pypi.js';
 import type { Venv } from '../helpers/venv.js';
 import type { TestDaemon } from '../helpers/daemon.js';
 import { createWorld, type World } from '../helpers/world.js';
+import { waitFor } from '../helpers/wait.js';
 
 let world: World;
 let dir: string;
@@ -18,15 +19,6 @@ const venv = (): Promise<Venv> => world.venv();
 const file = (project: string, version: string): BuiltFile => world.file(project, version);
 const listing = async (d: string): Promise<string[]> => (await readdir(d)).sort();
 const start = (h = home): Promise<TestDaemon> => world.startDaemon({ home: h });
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 beforeAll(async () => {
   world = await createWorld(
