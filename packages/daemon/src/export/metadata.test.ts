@@ -91,20 +91,28 @@ with open(out + '/corrupt-1.0.tar.gz', 'wb') as f: f.write(b'\x1f\x8b\x08\x00gar
 with open(out + '/corrupt-1.0-py3-none-any.whl', 'wb') as f: f.write(b'PK not really a zip')
 `;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pipcache-meta-'));
-  // The archives are made by python3's zipfile/tarfile; without it these tests cannot run and must fail.
-  try {
-    execFileSync('python3', ['-c', MAKE, dir, METADATA], { stdio: 'pipe', timeout: 60_000 });
-  } catch (err) {
-    throw new Error(`python3 could not build the test archives: ${(err as Error).message}`, { cause: err });
-  }
-});
+let made: Promise<void> | undefined;
+/**
+ * The archives are made once by python3's zipfile/tarfile, for the suites
+ * that read them; without python3 those tests cannot run and must fail.
+ */
+function makeArchives(): Promise<void> {
+  made ??= (async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pipcache-meta-'));
+    try {
+      execFileSync('python3', ['-c', MAKE, dir, METADATA], { stdio: 'pipe', timeout: 60_000 });
+    } catch (err) {
+      throw new Error(`python3 could not build the test archives: ${(err as Error).message}`, { cause: err });
+    }
+  })();
+  return made;
+}
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('readWheelMetadata', () => {
+  beforeAll(makeArchives);
   it('reads *.dist-info/METADATA', async () => {
     const md = await readWheelMetadata(join(dir, 'demo_pkg-1.2.3-py3-none-any.whl'));
     expect(md.name).toBe('Demo_Pkg');
@@ -126,6 +134,7 @@ describe('readWheelMetadata', () => {
 });
 
 describe('readSdistMetadata', () => {
+  beforeAll(makeArchives);
   it('reads PKG-INFO at the top of a tar.gz', async () => {
     const md = await readSdistMetadata(join(dir, 'demo_pkg-1.2.3.tar.gz'));
     expect(md).toMatchObject({ name: 'Demo_Pkg', version: '1.2.3', metadataVersion: '2.2', requiresPython: '>=3.8' });
