@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { PipcacheError, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore } from '../store/blob-store.js';
-import { fileKey, fileKeyId, type FileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
+import { recordKey, fileKeyId, type FileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from '../proxy/context.js';
 import { READ_CHUNK, contentTypeFor, sendFile, sendText } from '../proxy/send.js';
@@ -19,6 +19,8 @@ export interface FileServiceDeps {
   blobs: BlobStore;
   upstream: UpstreamClient;
   offline: () => boolean;
+  /** Bound on an archive of unknown size. */
+  maxUnknownBytes: () => number;
   log: Logger;
   /** Called when a file of a project became stored (page listings change offline). */
   onStored: (index: string, project: string) => void;
@@ -104,8 +106,8 @@ export class FileService {
     if (t.sha256 === null) return false; // unverifiable: the caller passes it through uncached
     const method = ctx.req.method ?? 'GET';
     if (method !== 'GET' || ctx.req.headers.range) {
-      // Ranges and HEAD on a miss go upstream as they are; a full download fills the cache.
-      this.prefetch(t);
+      // Ranges and HEAD on a miss go upstream as they are, and nothing more:
+      // a HEAD must not pull the whole file (a GET fills the cache).
       return false;
     }
     ctx.outcome = 'miss';
@@ -164,20 +166,16 @@ export class FileService {
     const sha = t.sha256 as string;
     const existing = this.downloads.get(sha);
     if (existing) return existing;
-    const key = fileKey(t.rec.project, t.rec.version, t.rec.filename);
+    const key = recordKey(t.rec);
     const dl = new Download(t.url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, async () => {
       await this.deps.db.updateFile(key, (r) =>
         t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored },
       );
       this.deps.onStored(t.rec.index, t.rec.project);
-    });
+    }, this.deps.maxUnknownBytes());
     this.downloads.set(sha, dl);
     dl.run().finally(() => this.downloads.delete(sha));
     return dl;
-  }
-
-  private prefetch(t: Target): void {
-    if (t.sha256 && !this.downloads.has(t.sha256)) this.download(t);
   }
 
   private async streamMiss(ctx: RequestContext, t: Target): Promise<void> {

@@ -8,6 +8,7 @@ import type { FileRecord, IndexDb, PageRecord } from '../store/index-db.js';
 import { header, type UpstreamClient } from '../upstream/client.js';
 import { readDecoded } from '../upstream/body.js';
 import { SingleFlight } from '../upstream/single-flight.js';
+import type { UpstreamGate } from '../upstream/gate.js';
 import { maxAgeOf } from './cache-control.js';
 
 export type PageOutcome = 'hit' | 'miss' | 'revalidated' | 'stale' | 'offline';
@@ -36,6 +37,8 @@ export interface PageServiceDeps {
   upstream: UpstreamClient;
   config: () => Config;
   offline: () => boolean;
+  /** Decides which hosts a listed file may come from. */
+  gate: UpstreamGate;
   log: Logger;
 }
 
@@ -106,7 +109,7 @@ export class PageService {
     const hasFallback = record !== undefined || this.listing(index, project).some((f) => f.stored);
     const timeoutMs = hasFallback ? STALE_FALLBACK_MS : this.deps.config().upstream.headersMs;
     try {
-      const res = await this.deps.upstream.request(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+      const res = await this.deps.upstream.request(url, { kind: 'page', headers, signal: AbortSignal.timeout(timeoutMs) });
       status = res.status;
       if (status === 304 && record) {
         res.body.resume();
@@ -120,7 +123,7 @@ export class PageService {
           res.body.resume();
           return this.fallback(index, project, record, `upstream answered 200 with Content-Type ${JSON.stringify(contentType)}`);
         }
-        const body = await readDecoded(res, url);
+        const body = await readDecoded(res, url, this.deps.config().limits.pageBytes);
         const page = this.parse(body, contentType, url, project);
         await this.save(index, project, url, page, res.headers);
         return this.result(index, project, 'miss');
@@ -172,6 +175,10 @@ export class PageService {
     const now = new Date().toISOString();
     const listed: FileRecord[] = [];
     for (const f of page.files) {
+      if (!this.deps.gate.isIndexUrl(new URL(f.url))) {
+        this.deps.log.warn({ url, filename: f.filename, fileUrl: f.url }, 'index entry skipped: its URL is not on a configured index');
+        continue;
+      }
       const rec = toFileRecord(f, project, index, now);
       if (rec) listed.push(rec);
       else this.deps.log.warn({ url, filename: f.filename }, 'index entry skipped: not a wheel or sdist name');

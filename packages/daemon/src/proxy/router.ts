@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { FileService } from '../files/file-service.js';
-import { fileKey, type IndexDb } from '../store/index-db.js';
+import { recordKey, type IndexDb } from '../store/index-db.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from './context.js';
 import { passThrough } from './pass-through.js';
@@ -12,6 +12,8 @@ import type { Stats } from '../stats.js';
 export interface RouterDeps {
   /** The upstream index that index mode (`http://host:port/simple/`) fronts. */
   indexUpstream: () => URL;
+  /** Which index a file is taken from when several list it. */
+  indexOrder: () => string[];
   db: IndexDb;
   pages: PageResponder;
   files: FileService;
@@ -132,7 +134,14 @@ export class Router {
       sendText(ctx.res, 404, `pipcache: no such path ${path}; the index is at /simple/`);
       return;
     }
-    const lookup = { key: fileKey(project, version, filename), metadata: file[4] !== undefined };
+    const rec = this.deps.db.findFile(project, version, filename, this.deps.indexOrder());
+    if (!rec) {
+      ctx.outcome = 'refused';
+      ctx.reason = `not in the index: ${project} ${version} ${filename}`;
+      sendText(ctx.res, 404, `pipcache: ${filename} is not in the index`);
+      return;
+    }
+    const lookup = { key: recordKey(rec), metadata: file[4] !== undefined };
     if (await this.deps.files.serve(ctx, lookup)) return;
     const upstreamUrl = this.deps.files.upstreamUrl(lookup);
     if (!upstreamUrl) {
