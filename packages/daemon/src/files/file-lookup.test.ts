@@ -67,7 +67,7 @@ beforeEach(async () => {
   await db.migrate();
   upstream = new Upstream(db);
   offline = false;
-  lookup = new FileLookup({ db, pages: upstream, offline: () => offline, log: pino({ level: 'silent' }) });
+  lookup = new FileLookup({ db, pages: upstream, mayFetch: () => !offline, log: pino({ level: 'silent' }) });
   return () => db.close();
 });
 

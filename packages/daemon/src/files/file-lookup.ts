@@ -12,7 +12,8 @@ export interface PageSource {
 export interface FileLookupDeps {
   db: IndexDb;
   pages: PageSource;
-  offline: () => boolean;
+  /** Whether pages may be fetched from this index now (the gate: offline mode, configured indexes). */
+  mayFetch: (origin: URL) => boolean;
   log: Logger;
 }
 
@@ -107,7 +108,7 @@ export class FileLookup {
     const byKey = (): Found | undefined => find(known());
     const cached = byKey();
     if (cached) return cached;
-    if (this.deps.offline()) return {};
+    if (!this.deps.mayFetch(origin)) return {};
     let page: PageResult | null;
     try {
       page = await this.deps.pages.get(origin, f.project);

@@ -4,6 +4,8 @@ import { PipcacheError, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore } from '../store/blob-store.js';
 import { recordKey, fileKeyId, type FileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
 import type { UpstreamClient } from '../upstream/client.js';
+import type { UpstreamGate } from '../upstream/gate.js';
+import { answerRefusal } from '../proxy/refuse.js';
 import type { RequestContext } from '../proxy/context.js';
 import { READ_CHUNK, contentTypeFor, sendFile, sendText } from '../proxy/send.js';
 import { Download } from './download.js';
@@ -19,7 +21,8 @@ export interface FileServiceDeps {
   db: IndexDb;
   blobs: BlobStore;
   upstream: UpstreamClient;
-  offline: () => boolean;
+  /** Decides whether a file may be fetched (offline mode, configured indexes). */
+  gate: UpstreamGate;
   /** Bound on an archive of unknown size. */
   maxUnknownBytes: () => number;
   log: Logger;
@@ -65,7 +68,12 @@ export class FileService {
   private readonly lookup: FileLookup;
 
   constructor(private readonly deps: FileServiceDeps) {
-    this.lookup = new FileLookup({ db: deps.db, pages: deps.pages, offline: deps.offline, log: deps.log });
+    this.lookup = new FileLookup({
+      db: deps.db,
+      pages: deps.pages,
+      mayFetch: (origin) => deps.gate.refusal('page', new URL('/simple/', origin)) === null,
+      log: deps.log,
+    });
   }
 
   /** The index entry for a URL on an intercepted host (see FileLookup). */
@@ -123,10 +131,9 @@ export class FileService {
       if (damaged) await this.forget(lookup, t);
       else this.deps.log.warn({ key: lookup.key, sha256: t.stored }, 'indexed blob missing on disk; fetching again');
     }
-    if (this.deps.offline()) {
-      ctx.outcome = 'offline';
-      ctx.reason = `not cached: ${rec.project} ${rec.version} ${t.filename}`;
-      sendText(ctx.res, 503, `pipcache is offline and does not hold ${t.filename}`);
+    const refused = this.deps.gate.refusal('file', new URL(t.url));
+    if (refused) {
+      answerRefusal(ctx, 'file', refused);
       return true;
     }
     if (t.sha256 === null) return false; // unverifiable: the caller passes it through uncached
@@ -164,7 +171,7 @@ export class FileService {
       if (size !== null && (t.size === null || size === t.size)) return this.deps.blobs.path(t.stored);
       if (size !== null) await this.forget(lookup, t);
     }
-    if (this.deps.offline()) throw new PipcacheError('E_OFFLINE_MISS', `offline and not cached: ${t.filename}`);
+    this.deps.gate.checkFetch('file', new URL(t.url));
     if (t.sha256 === null) throw new PipcacheError('E_UPSTREAM', `${t.filename}: the index gives no sha256, so it cannot be cached`);
     await this.download(t).whenFinished();
     return this.deps.blobs.path(t.sha256);
@@ -173,7 +180,7 @@ export class FileService {
   /**
    * For a blob found damaged outside a request (an export verifying what it
    * wrote): removes it, marks it not stored, and fetches it again. Returns
-   * the new blob path; offline, fails with E_OFFLINE_MISS (the damaged blob
+   * the new blob path; offline, fails with the gate's E_OFFLINE_MISS (the damaged blob
    * is gone either way, so the next attempt online fetches it).
    */
   async replaceDamaged(lookup: UrlRecord): Promise<string> {

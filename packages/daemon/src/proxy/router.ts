@@ -16,7 +16,6 @@ export interface RouterDeps {
   pages: PageResponder;
   files: FileService;
   upstream: UpstreamClient;
-  offline: () => boolean;
   log: Logger;
   stats: Stats;
 }
@@ -95,13 +94,7 @@ export class Router {
       if (found.lookup && (await this.deps.files.serve(ctx, found.lookup))) return;
       if (found.reason) ctx.reason = found.reason;
     }
-    if (this.deps.offline()) {
-      ctx.outcome = 'offline';
-      ctx.reason = `not cached: ${ctx.url.href}`;
-      sendText(ctx.res, ctx.url.pathname.startsWith('/simple/') ? 404 : 503, `pipcache is offline and does not hold ${ctx.url.pathname}`);
-      return;
-    }
-    await passThrough(ctx, this.deps.upstream);
+    await passThrough(ctx, this.deps.upstream, ctx.url.pathname.startsWith('/simple/') ? 'page' : 'file');
   }
 
   private async routeLocal(ctx: RequestContext): Promise<void> {
