@@ -305,7 +305,8 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
     });
     for (;;) {
       if (closed) return pos;
-      if (dl.state === 'failed') {
+      // Verified bytes are good to send even if publishing them fails later.
+      if (dl.state === 'failed' && !dl.verified) {
         res.destroy(dl.error);
         return pos;
       }
@@ -329,7 +330,7 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
         }
         continue;
       }
-      if (dl.state === 'done') {
+      if (dl.verified || dl.state === 'done') {
         res.end();
         return pos;
       }
