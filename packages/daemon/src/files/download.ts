@@ -50,16 +50,9 @@ export class Download extends EventEmitter {
     return this.state === 'starting' ? this.ready : Promise.resolve();
   }
 
-  /**
-   * The body matched its digest: readers may have all of it. Publishing (fsync,
-   * rename, index) goes on after, off the clients' path; nothing is listed
-   * as stored until it is durable (`done`).
-   */
-  verified = false;
-
-  /** Readers may read up to this offset: one byte short until verified. */
+  /** Readers may read up to this offset. */
   readable(): number {
-    if (this.verified) return this.flushed;
+    if (this.state === 'done') return this.flushed;
     return Math.max(0, this.flushed - 1);
   }
 
@@ -108,12 +101,9 @@ export class Download extends EventEmitter {
       if (this.size !== null && this.writer.bytes !== this.size) {
         throw new PipcacheError('E_TRUNCATED', `${this.url}: got ${this.writer.bytes} of ${this.size} bytes`);
       }
-      const { size } = await this.writer.verify(this.expectedSha256);
+      const { size } = await this.writer.commit(this.expectedSha256);
       this.flushed = size;
       this.size = size;
-      this.verified = true;
-      this.emit('progress');
-      await this.writer.publish(this.expectedSha256);
       await this.onVerified(size);
       this.setState('done');
     } catch (err) {

@@ -305,8 +305,7 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
     });
     for (;;) {
       if (closed) return pos;
-      // Verified bytes are good to send even if publishing them fails later.
-      if (dl.state === 'failed' && !dl.verified) {
+      if (dl.state === 'failed') {
         res.destroy(dl.error);
         return pos;
       }
@@ -330,7 +329,7 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
         }
         continue;
       }
-      if (dl.verified || dl.state === 'done') {
+      if (dl.state === 'done') {
         res.end();
         return pos;
       }

@@ -132,16 +132,6 @@ export class BlobWriter {
    * equals `expected` (or when `expected` is null, under its own digest).
    */
   async commit(expected: string | null): Promise<{ sha256: string; size: number }> {
-    const verified = await this.verify(expected);
-    await this.publish(verified.sha256);
-    return verified;
-  }
-
-  /**
-   * Ends the temp file (every byte handed to the OS) and checks its digest
-   * against `expected`; a mismatch removes it. Not yet durable: `publish`.
-   */
-  async verify(expected: string | null): Promise<{ sha256: string; size: number }> {
     await this.close();
     if (this.failure) throw this.failure;
     const sha256 = this.hash.digest('hex');
@@ -149,11 +139,6 @@ export class BlobWriter {
       await this.abort();
       throw new PipcacheError('E_HASH_MISMATCH', `sha256 ${sha256} does not match the index's ${expected}`);
     }
-    return { sha256, size: this.bytes };
-  }
-
-  /** Makes a verified temp file durable under its digest: fsync, read-only, rename, fsync of the directory. */
-  async publish(sha256: string): Promise<void> {
     const fh = await open(this.tmpPath, 'r');
     try {
       await fh.sync();
@@ -166,6 +151,7 @@ export class BlobWriter {
     const dir = await this.store.shardDir(sha256);
     await rename(this.tmpPath, this.store.path(sha256));
     await syncDir(dir);
+    return { sha256, size: this.bytes };
   }
 
   async abort(): Promise<void> {
