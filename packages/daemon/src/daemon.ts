@@ -85,14 +85,15 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
     const up = upstream;
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
-    const pages = new PageService({ db: index, upstream: up, config: () => config, offline: isOffline, gate, log: logger.child({ mod: 'pages' }) });
+    const pages = new PageService({ db: index, upstream: up, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
     files = new FileService({
       db: index,
       blobs,
       upstream: up,
-      offline: isOffline,
+      gate,
       maxUnknownBytes: () => config.limits.unknownFileBytes,
       log: logger.child({ mod: 'files' }),
+      pages,
       onStored: (host, project) => pages.bump(host, project),
     });
     const importer = new Importer({
@@ -107,18 +108,16 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       blobs,
       pages,
       files,
-      offline: isOffline,
+      gate,
       indexOrigin: () => new URL(config.indexUpstream),
       indexOrder: () => gate.indexOrder(),
     });
     const router = new Router({
-      db: index,
-      pages: new PageResponder(pages, isOffline, () => config.coreMetadata === 'always'),
+      pages: new PageResponder(pages, () => config.coreMetadata === 'always'),
       indexUpstream: () => new URL(config.indexUpstream),
       indexOrder: () => gate.indexOrder(),
       files,
       upstream: up,
-      offline: isOffline,
       log: logger.child({ mod: 'proxy' }),
       stats,
     });

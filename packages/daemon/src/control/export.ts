@@ -14,6 +14,7 @@ import type { FileService } from '../files/file-service.js';
 import { alreadyThere, writeExport, type ExportItem } from '../files/export-writer.js';
 import type { PageService } from '../pages/page-service.js';
 import type { BlobStore } from '../store/blob-store.js';
+import type { UpstreamGate } from '../upstream/gate.js';
 import { recordKey, type FileRecord, type IndexDb } from '../store/index-db.js';
 
 export interface ExporterDeps {
@@ -21,7 +22,8 @@ export interface ExporterDeps {
   blobs: BlobStore;
   pages: PageService;
   files: FileService;
-  offline: () => boolean;
+  /** Whether the index may be asked (offline mode is the gate's to decide). */
+  gate: UpstreamGate;
   indexOrigin: () => URL;
   /** Which index a file is taken from when several list it (see UpstreamGate.indexOrder). */
   indexOrder: () => string[];
@@ -49,7 +51,8 @@ function markerEnv(req: ExportRequest): MarkerEnv {
  */
 export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?: (p: ProgressEvent) => void) => Promise<ExportResult> {
   return async (req, progress = () => undefined) => {
-    const online = !d.offline();
+    // Offline (the gate refuses the index), the export sees only what is stored.
+    const online = d.gate.refusal('page', new URL('/simple/', d.indexOrigin())) === null;
     const picked: Picked[] = [];
     const noMetadata: { project: string; version: string }[] = [];
     const sdistOnly: { project: string; version: string }[] = [];

@@ -36,8 +36,7 @@ export interface PageServiceDeps {
   db: IndexDb;
   upstream: UpstreamClient;
   config: () => Config;
-  offline: () => boolean;
-  /** Decides which hosts a listed file may come from. */
+  /** Decides whether a page may be fetched (offline mode, configured indexes) and which hosts a listed file may come from. */
   gate: UpstreamGate;
   log: Logger;
 }
@@ -82,20 +81,25 @@ export class PageService {
 
   /**
    * The page of `project` on the index at `origin`'s host. Returns null when
-   * neither upstream nor the cache knows the project.
+   * neither upstream nor the cache knows the project. `revalidate` asks
+   * upstream even while the cached page is fresh.
    */
-  async get(origin: URL, project: string): Promise<PageResult | null> {
+  async get(origin: URL, project: string, opts: { revalidate?: boolean } = {}): Promise<PageResult | null> {
     const { db } = this.deps;
     const index = indexKey(origin);
     const record = db.getPage(index, project);
-    if (this.deps.offline()) {
+    const url = `${origin.origin}/simple/${project}/`;
+    const refused = this.deps.gate.refusal('page', new URL(url));
+    if (refused?.code === 'E_OFFLINE_MISS') {
+      // Offline: what is on disk, and nothing else.
       const files = this.listing(index, project).filter((f) => f.stored);
-      return files.length > 0 ? { record, files: () => files, outcome: 'offline', revision: this.revision(index, project) } : null;
+      if (files.length === 0) throw new PipcacheError('E_OFFLINE_MISS', `offline: nothing cached for project ${project}`);
+      return { record, files: () => files, outcome: 'offline', revision: this.revision(index, project) };
     }
-    if (record && Date.now() < record.fetchedAt + record.maxAge * 1000) {
+    if (refused) throw refused;
+    if (record && !opts.revalidate && Date.now() < record.fetchedAt + record.maxAge * 1000) {
       return this.result(index, project, 'hit', record);
     }
-    const url = `${origin.origin}/simple/${project}/`;
     return this.flights.run(`${index}/${project}`, () => this.refresh(index, project, url, record));
   }
 

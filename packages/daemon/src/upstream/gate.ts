@@ -94,10 +94,17 @@ export class UpstreamGate {
     return url.protocol === 'https:' && (url.port === '' || url.port === '443') && cfg.interceptHosts.includes(url.hostname.toLowerCase());
   }
 
+  /** Why a page or file request to `url` may not go out (offline, or not a configured index); null when it may. */
+  refusal(kind: 'page' | 'file', url: URL): PipcacheError | null {
+    if (this.deps.offline()) return new PipcacheError('E_OFFLINE_MISS', `offline: not fetching ${url.host}${url.pathname}`);
+    if (!this.isIndexUrl(url)) return new PipcacheError('E_FORBIDDEN', `${kind} from ${url.origin} refused: not a configured index`);
+    return null;
+  }
+
   /** Throws unless a page or file request to `url` may go out. */
   checkFetch(kind: 'page' | 'file', url: URL): void {
-    if (this.deps.offline()) throw new PipcacheError('E_OFFLINE_MISS', `offline: not fetching ${url.host}${url.pathname}`);
-    if (!this.isIndexUrl(url)) throw new PipcacheError('E_FORBIDDEN', `${kind} from ${url.origin} refused: not a configured index`);
+    const refused = this.refusal(kind, url);
+    if (refused) throw refused;
   }
 
   /**
