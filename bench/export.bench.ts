@@ -21,10 +21,11 @@ import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTestCa } from '../test/fixtures/test-ca.js';
-import { buildPackages, type PackageSpec } from '../test/fixtures/packages.js';
+import { buildPackages } from '../test/fixtures/packages.js';
 import { startFakePypi, type FakePypi, type FakePypiCounters } from '../test/fixtures/fake-pypi.js';
 import { startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
 import { createVenv, type Venv } from '../test/helpers/venv.js';
+import { CLOSURE_ROOT as ROOT_PROJECT, closureSpecs as specs } from './lib/closure.js';
 import { log, max, mb, median, min, runBenchmark, secs, stopDaemon, table, tempDir, teardown } from './lib/common.js';
 
 const { values: opts } = parseArgs({
@@ -38,55 +39,7 @@ const PYTHON = opts.python ?? 'python3';
 const PIP_TIMEOUT_MS = 300_000;
 const EXPORT_TIMEOUT_MS = 300_000;
 const KiB = 1024;
-const MiB = 1024 * KiB;
-const ROOT_PROJECT = 'exportapp';
 const PIP_COMMON = ['--no-cache-dir', '--disable-pip-version-check', '--progress-bar', 'off'];
-
-/**
- * `exportapp` + 49 dependencies (50 wheels). The root names 28 of them directly;
- * the other 21 are reached only through chains (chain-a1 -> ... -> a6, b1 -> ... -> b4,
- * c1 -> ... -> c5), a diamond (shape-x and shape-y share shape-base) and four
- * libraries that each pull in two private leaves. Payloads are deterministic: small ones
- * spread over 20-200 KiB, four large ones of 1, 1.5, 2 and 3 MiB.
- */
-function specs(): PackageSpec[] {
-  let n = 0;
-  const small = (): number => {
-    n += 1;
-    return (20 + ((n * 37) % 10) * 20) * KiB; // 20, 40, ... 200 KiB
-  };
-  const out: PackageSpec[] = [];
-  const pkg = (name: string, payloadBytes: number, requires: string[] = []): string => {
-    out.push({ name, version: '1.0.0', requires: requires.map((r) => `${r}>=1.0`), payloadBytes, kind: 'wheel' });
-    return name;
-  };
-  const chain = (prefix: string, length: number, sizes: (i: number) => number): string => {
-    let next: string | undefined;
-    for (let i = length; i >= 1; i--) next = pkg(`${prefix}${i}`, sizes(i), next ? [next] : []);
-    return next!;
-  };
-  const direct: string[] = [];
-  // Chains: only their heads are named by the root (12 transitive).
-  direct.push(chain('chain-a', 6, (i) => (i === 4 ? 2 * MiB : small())));
-  direct.push(chain('chain-b', 4, () => small()));
-  direct.push(chain('chain-c', 5, (i) => (i === 5 ? 1 * MiB : small())));
-  // Diamond: shape-base only transitively.
-  const base = pkg('shape-base', 3 * MiB);
-  direct.push(pkg('shape-x', small(), [base]), pkg('shape-y', small(), [base]));
-  // Libraries with private leaves (8 transitive leaves).
-  for (const lib of ['netio', 'fmtkit', 'clitool', 'dbkit']) {
-    const leaves = [pkg(`${lib}-core`, small()), pkg(`${lib}-extras`, lib === 'fmtkit' ? 1.5 * MiB : small())];
-    direct.push(pkg(lib, small(), leaves));
-  }
-  // Plain leaves named by the root, until 49 dependencies in all.
-  let leaf = 0;
-  while (out.length < 49) {
-    leaf += 1;
-    direct.push(pkg(`leaf-${String(leaf).padStart(2, '0')}`, small()));
-  }
-  out.unshift({ name: ROOT_PROJECT, version: '1.0.0', requires: direct.map((d) => `${d}>=1.0`), payloadBytes: 4 * KiB, kind: 'wheel' });
-  return out;
-}
 
 interface Entry {
   size: number;

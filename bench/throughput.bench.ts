@@ -11,18 +11,20 @@
  * this one); figures are best-of-N, GB = 1e9 bytes. Proxy rows compare with the
  * https baseline, index-mode rows with the plain-http baseline.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { createTestCa } from '../test/fixtures/test-ca.js';
-import { buildPackages, type BuiltFile } from '../test/fixtures/packages.js';
 import { startFakePypi, type FakePypi } from '../test/fixtures/fake-pypi.js';
 import { startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
 import { proxyClient } from '../test/helpers/proxy-client.js';
-import { run } from '../test/helpers/proc.js';
-import { bounded, gbps, log, mb, median, runBenchmark, secs, startChildServer, stopDaemon, table, tempDir, teardown, workDir, type ChildServer } from './lib/common.js';
+import { BIG_WHEEL_PROJECT, bigWheel } from './lib/prebuilt.js';
+import { bounded, gbps, log, mb, median, runBenchmark, secs, startChildServer, stopDaemon, table, tempDir, teardown, type ChildServer } from './lib/common.js';
+import { curlDiscard as curlGet, curlVersion, type Sample } from './lib/curl.js';
+import { indexFileUrl } from './lib/index-page.js';
+import { cpuSeconds } from './lib/proc-stats.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -34,37 +36,14 @@ const { values: opts } = parseArgs({
 const SIZE_MB = Math.max(1, Number(opts['size-mb']));
 const RUNS = Math.max(1, Number(opts.runs));
 const USE_CURL = !opts['no-curl'];
-const MiB = 1024 * 1024;
 const FETCH_TIMEOUT_MS = 300_000;
-const PROJECT = 'bigwheel';
+const PROJECT = BIG_WHEEL_PROJECT;
 /** Targets printed next to the figures (never asserted). */
 const TARGET_INDEX_GBPS = 2.5;
 const TARGET_PROXY_GBPS = 0.9;
 
-/** The big wheel, built once per size into bench/.work and reused while intact. */
-async function bigWheel(): Promise<BuiltFile> {
-  const dir = await workDir(`bigwheel-${SIZE_MB}mb`);
-  const manifest = join(dir, 'manifest.json');
-  if (existsSync(manifest)) {
-    const files = JSON.parse(await readFile(manifest, 'utf8')) as BuiltFile[];
-    const f = files[0];
-    if (f && existsSync(f.path) && (await stat(f.path)).size === f.size && (!f.metadata || existsSync(f.metadata.path))) {
-      log(`reusing ${f.path} (${mb(f.size)} MiB)`);
-      return f;
-    }
-  }
-  log(`generating a ${SIZE_MB} MiB-payload wheel into ${dir} (once)`);
-  const files = await buildPackages([{ name: PROJECT, version: '1.0.0', payloadBytes: SIZE_MB * MiB, kind: 'wheel' }], dir);
-  await writeFile(manifest, JSON.stringify(files, null, 2));
-  return files[0]!;
-}
-
-interface Sample {
-  bytes: number;
-  ms: number;
-  /** curl only: its own `%{speed_download}` (bytes/s), which the rows report. */
-  speed?: number;
-}
+/** curl as a second client, bounded like the undici fetches. */
+const curlDiscard = (args: string[]): Promise<Sample> => curlGet(args, FETCH_TIMEOUT_MS);
 
 /** GB/s of one sample: curl's speed_download when there is one, else bytes / wall time. */
 function sampleGbps(s: Sample): number {
@@ -110,58 +89,6 @@ async function fetchDiscard(url: string, dispatcher: Dispatcher): Promise<Sample
   );
 }
 
-/** curl as a second client; size, total time and speed_download as curl reports them. */
-async function curlDiscard(args: string[]): Promise<Sample> {
-  const r = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{size_download} %{time_total} %{speed_download}', ...args], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    timeoutMs: FETCH_TIMEOUT_MS,
-  });
-  if (r.code !== 0 || r.timedOut) throw new Error(`curl ${args.join(' ')} failed (code ${r.code}): ${r.stderr}`);
-  const [size, total, speed] = r.stdout.trim().split(/\s+/).map(Number);
-  return { bytes: size ?? 0, ms: (total ?? 0) * 1000, ...(speed !== undefined && Number.isFinite(speed) && speed > 0 ? { speed } : {}) };
-}
-
-/**
- * Index mode as pip sees it: `pipcache env --index --json` gives PIP_INDEX_URL;
- * the project page (JSON, HTML as a fallback) lists the file under a relative
- * URL, resolved against the page URL (fragment dropped).
- */
-async function indexFileUrl(daemon: TestDaemon, filename: string, dispatcher: Dispatcher): Promise<{ indexUrl: string; pageUrl: string; format: string; href: string; url: string }> {
-  const envOut = await daemon.cli(['env', '--index', '--json']);
-  if (envOut.code !== 0) throw new Error(`pipcache env --index --json failed: ${envOut.stderr}`);
-  const indexUrl = (JSON.parse(envOut.stdout) as Record<string, string>).PIP_INDEX_URL;
-  if (!indexUrl) throw new Error(`pipcache env --index --json printed no PIP_INDEX_URL: ${envOut.stdout}`);
-  const pageUrl = new URL(`${PROJECT}/`, indexUrl.endsWith('/') ? indexUrl : `${indexUrl}/`).href;
-  const res = await bounded(
-    `GET ${pageUrl}`,
-    30_000,
-    request(pageUrl, { dispatcher, headers: { accept: 'application/vnd.pypi.simple.v1+json, text/html;q=0.1' } }),
-  );
-  const body = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`GET ${pageUrl}: status ${res.statusCode}: ${body.slice(0, 200)}`);
-  const ctype = String(res.headers['content-type'] ?? '');
-  let href: string | undefined;
-  let format: string;
-  if (ctype.includes('json')) {
-    format = 'JSON';
-    href = (JSON.parse(body) as { files: { filename: string; url: string }[] }).files.find((f) => f.filename === filename)?.url;
-  } else {
-    format = 'HTML';
-    for (const m of body.matchAll(/<a\s[^>]*href="([^"]*)"[^>]*>([^<]*)<\/a>/gi)) {
-      if (m[2]!.trim() === filename) href = m[1]!.replace(/&amp;/g, '&');
-    }
-  }
-  if (!href) throw new Error(`index page ${pageUrl} (${ctype}) does not list ${filename}`);
-  const url = new URL(href, pageUrl);
-  url.hash = '';
-  return { indexUrl, pageUrl, format, href, url: url.href };
-}
-
-async function curlVersion(): Promise<string | undefined> {
-  const r = await run('curl', ['--version'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeoutMs: 10_000 }).catch(() => undefined);
-  return r && r.code === 0 ? r.stdout.split('\n')[0] : undefined;
-}
-
 interface Row {
   label: string;
   client: string;
@@ -173,21 +100,8 @@ interface Row {
   measure: () => Promise<Sample>;
 }
 
-/** user+sys CPU seconds of a process, from /proc (Linux); undefined elsewhere. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); utime/stime are fields 14/15, in clock ticks (100/s on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 async function main(): Promise<void> {
-  const wheel = await bigWheel();
+  const wheel = await bigWheel(SIZE_MB);
   const tmp = await tempDir('throughput');
   let pypi: FakePypi | undefined;
   let daemon: TestDaemon | undefined;
@@ -263,7 +177,7 @@ async function main(): Promise<void> {
     if (curl) plainRows.push({ label: 'baseline http.createServer (plain)', client: 'curl', samples: [], serverPid: httpServer.child.pid, serverCpu: [], measure: () => curlDiscard([httpUrl]) });
 
     // Index mode: the same cached file over plain HTTP from the daemon itself.
-    const idx = await indexFileUrl(daemon, wheel.filename, plain);
+    const idx = await indexFileUrl(daemon, PROJECT, wheel.filename, plain);
     log(`index mode: ${idx.pageUrl} (${idx.format}) lists ${idx.href} -> ${idx.url}`);
     const indexUrl = idx.url;
     const indexRows: Row[] = [
