@@ -69,6 +69,14 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     await writeBundle(paths.bundle, ca.certPem, opts.extraCaFile);
     db = new IndexDb(paths.index);
     const index = db;
+    const migrated = await index.migrate();
+    if (migrated) {
+      logger.info(
+        migrated,
+        `migrated the index from layout ${migrated.from} to ${migrated.to}: ${migrated.files} files, ${migrated.pages} pages, ${migrated.urls} URLs kept` +
+          (migrated.dropped ? `, ${migrated.dropped} unreadable records dropped (their pages are fetched again)` : ''),
+      );
+    }
     offline = index.getSetting<boolean>('offline') ?? config.offline;
     upstream = new UpstreamClient(() => config.resolve, config.upstream);
     const up = upstream;

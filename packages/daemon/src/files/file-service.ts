@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { PipcacheError, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore } from '../store/blob-store.js';
-import { fileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
+import { fileKey, fileKeyId, type FileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from '../proxy/context.js';
 import { READ_CHUNK, contentTypeFor, sendFile, sendText } from '../proxy/send.js';
@@ -52,7 +52,7 @@ function targetOf(rec: FileRecord, metadata: boolean): Target {
 export class FileService {
   private readonly downloads = new Map<string, Download>();
   private readonly small = new SmallBlobCache(SMALL_BLOB_BYTES, SMALL_BLOB_BUDGET);
-  private hits = new Map<string, { count: number; last: string }>();
+  private hits = new Map<string, { key: FileKey; count: number; last: string }>();
   private hitFlush: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: FileServiceDeps) {}
@@ -129,7 +129,7 @@ export class FileService {
    */
   async ensureStored(lookup: UrlRecord): Promise<string> {
     const rec = this.deps.db.getFile(lookup.key);
-    if (!rec) throw new PipcacheError('E_NOT_FOUND', `not in the index: ${lookup.key.replaceAll('\u0000', ' ')}`);
+    if (!rec) throw new PipcacheError('E_NOT_FOUND', `not in the index: ${fileKeyId(lookup.key)}`);
     const t = targetOf(rec, lookup.metadata);
     if (t.stored && (await this.deps.blobs.size(t.stored)) !== null) return this.deps.blobs.path(t.stored);
     if (this.deps.offline()) throw new PipcacheError('E_OFFLINE_MISS', `offline and not cached: ${t.filename}`);
@@ -139,13 +139,14 @@ export class FileService {
   }
 
   /** Hits are counted in memory and written in one transaction a second, off the hit path. */
-  private recordHit(key: string): void {
-    const entry = this.hits.get(key);
+  private recordHit(key: FileKey): void {
+    const id = fileKeyId(key);
+    const entry = this.hits.get(id);
     const last = new Date().toISOString();
     if (entry) {
       entry.count++;
       entry.last = last;
-    } else this.hits.set(key, { count: 1, last });
+    } else this.hits.set(id, { key, count: 1, last });
     this.hitFlush ??= setTimeout(() => void this.flushHits(), HIT_FLUSH_MS);
   }
 
@@ -156,7 +157,7 @@ export class FileService {
     if (this.hits.size === 0) return;
     const batch = this.hits;
     this.hits = new Map();
-    await this.deps.db.addHits(batch).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not record hits'));
+    await this.deps.db.addHits(batch.values()).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not record hits'));
   }
 
   private download(t: Target): Download {

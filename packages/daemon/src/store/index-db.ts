@@ -1,4 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { PipcacheError } from '@pipcache/shared';
 import type { CoreMetadata, Yanked } from '../index/types.js';
 
 /** One archive of one project version, as the cache knows it. */
@@ -47,14 +48,56 @@ export interface PageRecord {
 
 /** What a URL on an intercepted host stands for. */
 export interface UrlRecord {
-  key: string;
+  key: FileKey;
   metadata: boolean;
 }
 
-const SEP = '\u0000';
+/**
+ * The key of a file record: (normalized project, version, filename).
+ *
+ * Every LMDB key with more than one part is an lmdb-js array key, built by
+ * `fileKey` and `pageKey` only. Array keys are encoded element by element by
+ * ordered-binary, so a part of any length and any content sorts and scans
+ * correctly. Joining the parts with a separator character into one string
+ * does not: strings of about 64 characters or more (every manylinux wheel
+ * with compressed tags) were missing from prefix range scans while point
+ * reads still found them.
+ */
+export type FileKey = [project: string, version: string, filename: string];
 
-export function fileKey(project: string, version: string, filename: string): string {
-  return `${project}${SEP}${version}${SEP}${filename}`;
+export function fileKey(project: string, version: string, filename: string): FileKey {
+  return [project, version, filename];
+}
+
+/** The key of a page record: (index host, normalized project). */
+type PageKey = [index: string, project: string];
+
+function pageKey(index: string, project: string): PageKey {
+  return [index, project];
+}
+
+/** A file key as one string, for in-memory maps and messages (never an LMDB key). */
+export function fileKeyId(key: FileKey): string {
+  return key.join(' ');
+}
+
+/**
+ * Layout of the index. 1: string keys joined with NUL (pages and files);
+ * 2: array keys. An older index is migrated at open (see `migrate`).
+ */
+export const SCHEMA_VERSION = 2;
+const SCHEMA_SETTING = 'schemaVersion';
+/** The separator of layout 1, kept only to read an index written with it. */
+const V1_SEP = '\u0000';
+
+export interface MigrationReport {
+  from: number;
+  to: number;
+  files: number;
+  pages: number;
+  urls: number;
+  /** Records of layout 1 that could not be read back (dropped; their pages are fetched again). */
+  dropped: number;
 }
 
 /**
@@ -64,29 +107,105 @@ export function fileKey(project: string, version: string, filename: string): str
  */
 export class IndexDb {
   private readonly root: RootDatabase;
-  private readonly files: Database<FileRecord, string>;
-  private readonly pages: Database<PageRecord, string>;
+  private readonly files: Database<FileRecord, FileKey>;
+  private readonly pages: Database<PageRecord, PageKey>;
   private readonly urls: Database<UrlRecord, string>;
   private readonly settings: Database<unknown, string>;
 
   constructor(path: string) {
     this.root = open({ path, compression: false, mapSize: 2 * 1024 ** 3 });
-    this.files = this.root.openDB<FileRecord, string>({ name: 'files' });
-    this.pages = this.root.openDB<PageRecord, string>({ name: 'pages' });
+    this.files = this.root.openDB<FileRecord, FileKey>({ name: 'files' });
+    this.pages = this.root.openDB<PageRecord, PageKey>({ name: 'pages' });
     this.urls = this.root.openDB<UrlRecord, string>({ name: 'urls' });
     this.settings = this.root.openDB<unknown, string>({ name: 'settings' });
   }
 
-  getFile(key: string): FileRecord | undefined {
+  /** The layout this index was written in (1 for an index from before versioning). */
+  schemaVersion(): number {
+    const v = this.settings.get(SCHEMA_SETTING);
+    if (typeof v === 'number') return v;
+    // No version recorded: a new, empty index is written in today's layout.
+    return this.files.getKeysCount() + this.pages.getKeysCount() + this.urls.getKeysCount() === 0 ? SCHEMA_VERSION : 1;
+  }
+
+  /**
+   * Brings an index of an older layout to today's, in one transaction.
+   * Layout 1 keyed files and pages by NUL-joined strings: every record is
+   * read with a full scan (which, unlike prefix scans, sees every key),
+   * split back into its parts and written again under an array key. Stored
+   * blobs are untouched, so every file stays stored; page validators are
+   * kept. Returns null when the index is already current.
+   */
+  async migrate(): Promise<MigrationReport | null> {
+    const from = this.schemaVersion();
+    if (from === SCHEMA_VERSION) {
+      if (this.settings.get(SCHEMA_SETTING) !== SCHEMA_VERSION) await this.settings.put(SCHEMA_SETTING, SCHEMA_VERSION);
+      return null;
+    }
+    if (from > SCHEMA_VERSION) {
+      throw new PipcacheError(
+        'E_CONFIG_INVALID',
+        `the index was written by a newer pipcache (layout ${from}, this one knows ${SCHEMA_VERSION}); upgrade pipcache or move the index away`,
+      );
+    }
+    const report: MigrationReport = { from, to: SCHEMA_VERSION, files: 0, pages: 0, urls: 0, dropped: 0 };
+    await this.root.transaction(() => {
+      const files = [...this.files.getRange({})];
+      const pages = [...this.pages.getRange({})];
+      const urls = [...this.urls.getRange({})];
+      for (const { key } of files) this.files.remove(key);
+      for (const { key } of pages) this.pages.remove(key);
+      for (const { key } of urls) this.urls.remove(key);
+      for (const { value } of files) {
+        if (!isFileRecord(value)) {
+          report.dropped++;
+          continue;
+        }
+        this.files.put(fileKey(value.project, value.version, value.filename), value);
+        report.files++;
+      }
+      for (const { value } of pages) {
+        if (!isPageRecord(value)) {
+          report.dropped++;
+          continue;
+        }
+        this.pages.put(pageKey(value.index, value.project), value);
+        report.pages++;
+      }
+      for (const { key, value } of urls) {
+        const old = value as { key?: unknown; metadata?: unknown };
+        const parts = typeof old.key === 'string' ? old.key.split(V1_SEP) : null;
+        if (typeof key !== 'string' || !parts || parts.length !== 3 || typeof old.metadata !== 'boolean') {
+          report.dropped++;
+          continue;
+        }
+        const fk = fileKey(parts[0] as string, parts[1] as string, parts[2] as string);
+        if (this.files.get(fk) === undefined) {
+          report.dropped++;
+          continue;
+        }
+        this.urls.put(key, { key: fk, metadata: old.metadata });
+        report.urls++;
+      }
+      this.settings.put(SCHEMA_SETTING, SCHEMA_VERSION);
+    });
+    return report;
+  }
+
+  getFile(key: FileKey): FileRecord | undefined {
     return this.files.get(key);
   }
 
   projectFiles(project: string): FileRecord[] {
-    const out: FileRecord[] = [];
-    for (const { value } of this.files.getRange({ start: `${project}${SEP}`, end: `${project}${SEP}\uffff` })) {
-      out.push(value);
+    return [...this.projectEntries(project)].map((e) => e.value);
+  }
+
+  /** Every file record of one project, in key order. */
+  private *projectEntries(project: string): Iterable<{ key: FileKey; value: FileRecord }> {
+    for (const entry of this.files.getRange({ start: [project] })) {
+      if (entry.key[0] !== project) return;
+      yield entry;
     }
-    return out;
   }
 
   *allFiles(): Iterable<FileRecord> {
@@ -105,7 +224,7 @@ export class IndexDb {
   }
 
   getPage(index: string, project: string): PageRecord | undefined {
-    return this.pages.get(`${index}${SEP}${project}`);
+    return this.pages.get(pageKey(index, project));
   }
 
   /**
@@ -119,7 +238,7 @@ export class IndexDb {
       const seen = new Set<string>();
       for (const rec of listed) {
         const key = fileKey(rec.project, rec.version, rec.filename);
-        seen.add(key);
+        seen.add(fileKeyId(key));
         const old = this.files.get(key);
         const merged: FileRecord = old
           ? {
@@ -136,8 +255,8 @@ export class IndexDb {
         this.urls.put(rec.url, { key, metadata: false });
         if (rec.coreMetadata !== false) this.urls.put(`${rec.url}.metadata`, { key, metadata: true });
       }
-      for (const { key, value } of this.files.getRange({ start: `${page.project}${SEP}`, end: `${page.project}${SEP}\uffff` })) {
-        if (seen.has(key) || value.index !== page.index) continue;
+      for (const { key, value } of [...this.projectEntries(page.project)]) {
+        if (seen.has(fileKeyId(key)) || value.index !== page.index) continue;
         if (value.stored) {
           // An imported file was never on the upstream page: not gone, just local.
           if (!value.goneUpstream && !value.imported) this.files.put(key, { ...value, goneUpstream: true });
@@ -145,19 +264,19 @@ export class IndexDb {
           this.files.remove(key);
         }
       }
-      this.pages.put(`${page.index}${SEP}${page.project}`, page);
+      this.pages.put(pageKey(page.index, page.project), page);
     });
   }
 
   async touchPage(index: string, project: string, fetchedAt: number, maxAge: number): Promise<void> {
-    const key = `${index}${SEP}${project}`;
+    const key = pageKey(index, project);
     await this.root.transaction(() => {
       const old = this.pages.get(key);
       if (old) this.pages.put(key, { ...old, fetchedAt, maxAge });
     });
   }
 
-  async updateFile(key: string, update: (rec: FileRecord) => FileRecord): Promise<FileRecord | undefined> {
+  async updateFile(key: FileKey, update: (rec: FileRecord) => FileRecord): Promise<FileRecord | undefined> {
     let out: FileRecord | undefined;
     await this.root.transaction(() => {
       const old = this.files.get(key);
@@ -168,10 +287,10 @@ export class IndexDb {
     return out;
   }
 
-  /** Adds counted hits in one transaction: key -> how many, and when the last was served. */
-  async addHits(hits: Map<string, { count: number; last: string }>): Promise<void> {
+  /** Adds counted hits in one transaction: per file, how many, and when the last was served. */
+  async addHits(hits: Iterable<{ key: FileKey; count: number; last: string }>): Promise<void> {
     await this.root.transaction(() => {
-      for (const [key, { count, last }] of hits) {
+      for (const { key, count, last } of hits) {
         const old = this.files.get(key);
         if (old) this.files.put(key, { ...old, hits: old.hits + count, lastServed: last });
       }
@@ -198,4 +317,14 @@ export class IndexDb {
   async close(): Promise<void> {
     await this.root.close();
   }
+}
+
+function isFileRecord(v: unknown): v is FileRecord {
+  const r = v as Partial<FileRecord> | null;
+  return !!r && typeof r.project === 'string' && typeof r.version === 'string' && typeof r.filename === 'string';
+}
+
+function isPageRecord(v: unknown): v is PageRecord {
+  const r = v as Partial<PageRecord> | null;
+  return !!r && typeof r.project === 'string' && typeof r.index === 'string';
 }
