@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   E_OFFLINE_MISS: { exit: 1, http: 503, hint: 'pipcache is offline and does not hold this file' },
   E_NOT_FOUND: { exit: 1, http: 404, hint: '' },
   E_DISK: { exit: 1, http: 507, hint: 'the cache could not write to disk' },
+  E_EXPORT_UNPROVEN: { exit: 1, http: 500, hint: 'pip cannot install the exported set from the directory alone; see the message' },
 } as const satisfies Record<string, { exit: number; http: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
