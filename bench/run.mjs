@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the pipcache benchmarks (TypeScript, no tsx needed):
 //
-//   node bench/run.mjs [all|warm-install|throughput|export ...] [--no-build] [--no-typecheck] [-- bench options]
+//   node bench/run.mjs [all|warm-install|throughput|export|big-page ...] [--no-build] [--no-typecheck] [-- bench options]
 //
 // 1. `tsc -b` (the workspace build: the daemon is benchmarked from packages/*/dist),
 // 2. `tsc -p bench` (type-check only; bench/ and the test fixtures it imports),
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-const ALL = ['warm-install', 'throughput', 'export'];
+const ALL = ['warm-install', 'throughput', 'export', 'big-page'];
 
 const RUNNER_FLAGS = new Set(['--no-build', '--no-typecheck']);
 const argv = process.argv.slice(2);
@@ -38,7 +38,7 @@ for (const n of selected) {
   }
 }
 if (selected.length > 1 && passThrough.length > 0) {
-  console.error('benchmark options apply to one benchmark at a time: name exactly one (warm-install, throughput or export)');
+  console.error('benchmark options apply to one benchmark at a time: name exactly one (warm-install, throughput, export or big-page)');
   process.exit(2);
 }
 

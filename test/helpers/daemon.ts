@@ -29,6 +29,24 @@ export interface TestDaemon {
   cli(args: string[], timeoutMs?: number, opts?: { cwd?: string; env?: Record<string, string> }): Promise<RunResult>;
   logs(): Promise<LogLine[]>;
   stop(): Promise<void>;
+  /** The daemon's pid, from `daemon.json` in its home. */
+  pid(): Promise<number>;
+  /** SIGKILLs the daemon (no shutdown of any kind) and waits until the process is gone. */
+  kill(): Promise<void>;
+}
+
+const KILL_WAIT_MS = 10_000;
+
+/** False once the process is gone or a zombie (its reaper may be slow to collect it). */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw e;
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return !/^\d+ \(.*\) Z/.test(stat);
 }
 
 export interface StartOptions {
@@ -59,6 +77,11 @@ export async function startDaemon(opts: StartOptions): Promise<TestDaemon> {
   const envOut = await cli(['env', '--json']);
   if (envOut.code !== 0) throw new Error(`pipcache env failed: ${envOut.stderr}`);
   const pipEnv = JSON.parse(envOut.stdout) as Record<string, string>;
+  const pid = async (): Promise<number> => {
+    const info = JSON.parse(await readFile(join(home, 'daemon.json'), 'utf8')) as { pid?: unknown };
+    if (typeof info.pid !== 'number') throw new Error(`no pid in ${join(home, 'daemon.json')}`);
+    return info.pid;
+  };
   return {
     home,
     pipEnv,
@@ -73,6 +96,16 @@ export async function startDaemon(opts: StartOptions): Promise<TestDaemon> {
     },
     stop: async () => {
       await cli(['stop']);
+    },
+    pid,
+    kill: async () => {
+      const p = await pid();
+      process.kill(p, 'SIGKILL');
+      const deadline = Date.now() + KILL_WAIT_MS;
+      while (await alive(p)) {
+        if (Date.now() > deadline) throw new Error(`daemon pid ${p} still alive ${KILL_WAIT_MS} ms after SIGKILL`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
     },
   };
 }

@@ -21,6 +21,12 @@ export interface World {
   startDaemon(opts?: { home?: string; resolve?: string; extraEnv?: Record<string, string> }): Promise<TestDaemon>;
   /** Archive GETs the fake PyPI has served so far. */
   archiveFetches(): number;
+  /**
+   * What reached the fake PyPI since its counters were last reset: TCP
+   * connections, and every request as `METHOD host path` (a request on a
+   * kept-alive socket opens no new connection, so both are needed to say "none").
+   */
+  upstreamTraffic(): { connections: number; requests: string[] };
   /** Stops every daemon it started and the fake PyPI, then removes the temp dir. */
   close(): Promise<void>;
 }
@@ -64,6 +70,10 @@ export async function createWorld(name: string, specs: PackageSpec[], opts: Worl
       return d;
     },
     archiveFetches: () => [...pypi.counters.files.values()].reduce((a, b) => a + b, 0),
+    upstreamTraffic: () => ({
+      connections: pypi.counters.connections,
+      requests: pypi.counters.requests.map((r) => `${r.method} ${r.host} ${r.path}`),
+    }),
     async close() {
       for (const d of daemons) await d.stop();
       if (pypiUp) {

@@ -10,6 +10,7 @@ import { CLI, type TestDaemon } from '../helpers/daemon.js';
 import { proxyClient } from '../helpers/proxy-client.js';
 import { run } from '../helpers/proc.js';
 import { createWorld, type World } from '../helpers/world.js';
+import { waitFor } from '../helpers/wait.js';
 
 let world: World;
 let dir: string;
@@ -157,10 +158,14 @@ describe('the CLI and the daemon around it', () => {
         (r) => r.body.length,
         () => -1,
       );
-      const deadline = Date.now() + 10_000;
-      while (!pypi.counters.files.get(slow.filename) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // Its own observation: this body is being sent right now (the earlier tests fetched the same file).
+      await waitFor('the slow download to be in flight upstream', () => (pypi.inFlight.get(slow.filename) ?? 0) > 0, 10_000, 20);
+      await waitFor('part of it in the temp dir', async () => (await readdir(join(own.home, 'tmp'))).length > 0, 10_000, 20);
+      expect(pypi.inFlight.get(slow.filename)).toBe(1);
       const stopped = Date.now();
       await own.stop();
+      // 30 MB at 2 MB/s outlasts the 10 s grace: stop waits it out, then discards.
+      expect(Date.now() - stopped).toBeGreaterThanOrEqual(9_000);
       expect(Date.now() - stopped).toBeLessThan(25_000);
       expect(await download).not.toBe(slow.size);
       expect(existsSync(join(own.home, 'blobs', slow.sha256.slice(0, 2), slow.sha256))).toBe(false);

@@ -7,6 +7,7 @@ import type { FakePypi } from '../fixtures/fake-pypi.js';
 import type { Venv } from '../helpers/venv.js';
 import type { TestDaemon } from '../helpers/daemon.js';
 import { createWorld, type World } from '../helpers/world.js';
+import { waitFor } from '../helpers/wait.js';
 
 let world: World;
 let dir: string;
@@ -18,15 +19,6 @@ const venv = (): Promise<Venv> => world.venv();
 const file = (project: string, version: string): BuiltFile => world.file(project, version);
 const listing = async (d: string): Promise<string[]> => (await readdir(d)).sort();
 const start = (h = home): Promise<TestDaemon> => world.startDaemon({ home: h });
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 beforeAll(async () => {
   world = await createWorld(
@@ -122,6 +114,7 @@ describe('pipcache export', () => {
 
   it('offline, a missing package fails the export cleanly and leaves DIR untouched', async () => {
     await daemon.cli(['offline', 'on']);
+    pypi.resetCounters();
     try {
       const target = join(dir, 'offline-out');
       await mkdir(target);
@@ -131,6 +124,7 @@ describe('pipcache export', () => {
       expect(r.stderr).toContain('fetchme');
       expect(r.stderr).toContain('nosuchthing');
       expect(await listing(target)).toEqual(['keep.txt']);
+      expect(world.upstreamTraffic()).toEqual({ connections: 0, requests: [] });
     } finally {
       await daemon.cli(['offline', 'off']);
     }
@@ -188,7 +182,7 @@ describe('pipcache import', () => {
       pypi.resetCounters();
       const inst = await (await venv()).pip(['install', '--no-cache-dir', 'exapp[fast]'], fresh.pipEnv);
       expect(inst.code, inst.stderr + inst.stdout).toBe(0);
-      expect(pypi.counters.connections).toBe(0);
+      expect(world.upstreamTraffic()).toEqual({ connections: 0, requests: [] });
     } finally {
       await fresh.stop();
     }

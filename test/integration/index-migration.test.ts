@@ -44,7 +44,7 @@ async function downgradeToLayout1(indexPath: string): Promise<number> {
       pages.remove(key);
       pages.put(`${value.index}\u0000${value.project}`, value);
     }
-    for (const { key, value } of [...urls.getRange({})]) urls.put(key, { ...value, key: value.key.join('\u0000') } as never);
+    for (const { key, value } of [...urls.getRange({})]) urls.put(key, { ...value, key: value.key.slice(0, 3).join('\u0000') } as never);
     settings.remove('schemaVersion');
   });
   await root.close();

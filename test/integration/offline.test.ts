@@ -60,7 +60,7 @@ describe('offline mode', () => {
     const warm = await v.pip(['install', '--no-cache-dir', 'offapp'], daemon.pipEnv);
     expect(warm.code, warm.stderr + warm.stdout).toBe(0);
     expect((await v.python(['-c', 'import offapp, offdep, sdproj; print(offdep.__version__)'])).stdout.trim()).toBe('2.0');
-    expect(pypi.counters.connections).toBe(0);
+    expect(world.upstreamTraffic()).toEqual({ connections: 0, requests: [] });
   });
 
   it('refuses an uncached project fast, with pip\'s normal message and a log line naming it', async () => {
@@ -72,14 +72,14 @@ describe('offline mode', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
     const logs = await daemon.logs();
     expect(logs.some((l) => l.cache === 'offline' && String(l.reason).includes('notcached'))).toBe(true);
-    expect(pypi.counters.connections).toBe(0);
+    expect(world.upstreamTraffic()).toEqual({ connections: 0, requests: [] });
   });
 
   it('refuses tunnels to other hosts with 403', async () => {
     const r = await rawExchange(daemon.address, 'CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n');
     expect(r.text).toMatch(/^HTTP\/1\.1 403/);
     expect(r.text).toContain('offline');
-    expect(pypi.counters.connections).toBe(0);
+    expect(world.upstreamTraffic()).toEqual({ connections: 0, requests: [] });
   });
 
   it('keeps the offline state across a restart', async () => {
@@ -140,7 +140,7 @@ describe('index mode', () => {
     pypi.resetCounters();
     const off = await (await venv()).pip(['install', '--no-cache-dir', 'idxpkg'], indexEnv);
     expect(off.code, off.stderr).toBe(0);
-    expect(pypi.counters.connections).toBe(0);
+    expect(world.upstreamTraffic()).toEqual({ connections: 0, requests: [] });
     await daemon.cli(['offline', 'off']);
   });
 

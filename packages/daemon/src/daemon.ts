@@ -6,6 +6,8 @@ import { loadOrCreateCa } from './tls/ca.js';
 import { LeafCache } from './tls/leaf-cache.js';
 import { writeBundle } from './tls/bundle.js';
 import { IndexDb } from './store/index-db.js';
+import { UpstreamGate } from './upstream/gate.js';
+import { ClientAccess } from './proxy/access.js';
 import { BlobStore } from './store/blob-store.js';
 import { UpstreamClient } from './upstream/client.js';
 import { PageService } from './pages/page-service.js';
@@ -78,16 +80,20 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       );
     }
     offline = index.getSetting<boolean>('offline') ?? config.offline;
-    upstream = new UpstreamClient(() => config.resolve, config.upstream);
-    const up = upstream;
     const isOffline = (): boolean => offline;
-    const pages = new PageService({ db: index, upstream: up, config: () => config, offline: isOffline, log: logger.child({ mod: 'pages' }) });
+    const gate = new UpstreamGate({ config: () => config, offline: isOffline });
+    upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
+    const up = upstream;
+    const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
+    const pages = new PageService({ db: index, upstream: up, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
     files = new FileService({
       db: index,
       blobs,
       upstream: up,
-      offline: isOffline,
+      gate,
+      maxUnknownBytes: () => config.limits.unknownFileBytes,
       log: logger.child({ mod: 'files' }),
+      pages,
       onStored: (host, project) => pages.bump(host, project),
     });
     const importer = new Importer({
@@ -102,16 +108,16 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       blobs,
       pages,
       files,
-      offline: isOffline,
+      gate,
       indexOrigin: () => new URL(config.indexUpstream),
+      indexOrder: () => gate.indexOrder(),
     });
     const router = new Router({
-      db: index,
-      pages: new PageResponder(pages, isOffline, () => config.coreMetadata === 'always'),
+      pages: new PageResponder(pages, () => config.coreMetadata === 'always'),
       indexUpstream: () => new URL(config.indexUpstream),
+      indexOrder: () => gate.indexOrder(),
       files,
       upstream: up,
-      offline: isOffline,
       log: logger.child({ mod: 'proxy' }),
       stats,
     });
@@ -145,8 +151,9 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       router,
       leafs: new LeafCache(ca),
       isIntercepted: (host) => config.interceptHosts.includes(host.toLowerCase()),
-      resolve: () => config.resolve,
-      offline: isOffline,
+      access,
+      gate,
+      limits: () => config.limits,
       local: (req, res) => router.handleLocal(req, res),
       log: logger.child({ mod: 'proxy' }),
     });

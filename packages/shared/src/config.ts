@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { PipcacheError } from './errors.js';
 
 /** The documented default proxy port. */
@@ -10,6 +11,18 @@ export interface UpstreamTimeouts {
   connectMs: number;
   headersMs: number;
   bodyMs: number;
+}
+
+/** Bounds on what clients and upstream may make the daemon hold or keep open. */
+export interface Limits {
+  /** Largest index page accepted, counted after decompression (bytes). */
+  pageBytes: number;
+  /** Largest archive accepted when neither upstream nor the index gives its size (bytes). */
+  unknownFileBytes: number;
+  /** Client connections the listener holds open at once; more are refused. */
+  connections: number;
+  /** A client connection or tunnel with no traffic for this long is closed (ms). */
+  idleMs: number;
 }
 
 export interface Config {
@@ -34,7 +47,21 @@ export interface Config {
   coreMetadata: 'always' | 'uncached';
   upstream: UpstreamTimeouts;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /** Client networks (CIDR or address) the daemon answers; default loopback only. */
+  allow: string[];
+  /** Clients must present the token under the home (Proxy-Authorization / basic auth). */
+  auth: boolean;
+  /**
+   * Private hosts or networks that tunnels and forwards may reach when the
+   * daemon accepts clients beyond loopback (which otherwise never reach
+   * loopback, link-local or private addresses).
+   */
+  upstreamAllow: string[];
+  limits: Limits;
 }
+
+/** Loopback only: the default `allow`. */
+export const LOOPBACK_NETWORKS = ['127.0.0.0/8', '::1/128'] as const;
 
 export const DEFAULT_CONFIG: Config = {
   port: DEFAULT_PORT,
@@ -48,7 +75,64 @@ export const DEFAULT_CONFIG: Config = {
   coreMetadata: 'always',
   upstream: { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000 },
   logLevel: 'info',
+  allow: [...LOOPBACK_NETWORKS],
+  auth: false,
+  upstreamAllow: [],
+  limits: { pageBytes: 128 * 1024 ** 2, unknownFileBytes: 8 * 1024 ** 3, connections: 4096, idleMs: 300_000 },
 };
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+};
+
+/** A byte count from a number or a human-readable size such as `"20GiB"`, `"500 MB"`; null when it is neither. */
+export function parseSize(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null;
+  if (typeof value !== 'string') return null;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = m ? SIZE_UNITS[(m[2] ?? '').toLowerCase()] : undefined;
+  if (!m || unit === undefined) return null;
+  const n = Math.floor(Number(m[1]) * unit);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** `addr` or `addr/prefix`, IPv4 or IPv6. */
+export function parseNetwork(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
+  const [address = '', prefixText, extra] = text.trim().split('/');
+  const version = isIP(address);
+  if (version === 0 || extra !== undefined) return null;
+  const max = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!(prefix >= 0 && prefix <= max)) return null;
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** True for the names and addresses of this machine's loopback interface. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || /^::ffff:127\./.test(h);
+}
+
+/** True when the allow list admits only loopback clients. */
+export function allowsOnlyLoopback(allow: readonly string[]): boolean {
+  return allow.every((n) => {
+    const net = parseNetwork(n);
+    return !!net && isLoopbackHost(net.address) && (net.family === 'ipv6' ? net.prefix === 128 : net.prefix >= 8);
+  });
+}
 
 type Problems = string[];
 
@@ -171,10 +255,39 @@ export function validateConfig(raw: unknown, source: string): Config {
           cfg.logLevel = value as Config['logLevel'];
         } else problems.push('logLevel: expected trace, debug, info, warn or error');
         break;
+      case 'allow':
+        if (Array.isArray(value) && value.length > 0 && value.every((n) => typeof n === 'string' && parseNetwork(n))) cfg.allow = value as string[];
+        else problems.push('allow: expected a non-empty array of client networks such as "127.0.0.1/32" or "10.0.0.0/8"');
+        break;
+      case 'auth':
+        if (typeof value === 'boolean') cfg.auth = value;
+        else problems.push('auth: expected true or false');
+        break;
+      case 'upstreamAllow':
+        if (Array.isArray(value) && value.every((n) => typeof n === 'string' && (parseNetwork(n) || HOST_RE.test(n)))) {
+          cfg.upstreamAllow = (value as string[]).map((n) => n.toLowerCase());
+        } else problems.push('upstreamAllow: expected an array of host names or networks such as "10.0.0.0/8"');
+        break;
+      case 'limits':
+        if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+          for (const [k, v] of Object.entries(value)) {
+            if (k === 'pageBytes' || k === 'unknownFileBytes') {
+              const n = parseSize(v);
+              if (n === null || n === 0) problems.push(`limits.${k}: expected a size such as 64MiB or a byte count > 0`);
+              else cfg.limits[k] = n;
+            } else if (k === 'connections' || k === 'idleMs') {
+              if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) problems.push(`limits.${k}: expected an integer > 0`);
+              else cfg.limits[k] = v;
+            } else problems.push(`limits.${k}: unknown key`);
+          }
+        } else problems.push('limits: expected an object');
+        break;
       default:
         problems.push(`${key}: unknown key`);
     }
   }
+  // With a token required and no networks named, anyone holding the token may connect.
+  if (cfg.auth && !('allow' in raw)) cfg.allow = ['0.0.0.0/0', '::/0'];
   if (problems.length > 0) {
     throw new PipcacheError('E_CONFIG_INVALID', `${source}: ${problems.join('; ')}`);
   }
@@ -216,5 +329,11 @@ export function applyEnv(cfg: Config, env: NodeJS.ProcessEnv): Config {
     out.interceptHosts = env.PIPCACHE_INTERCEPT.split(/[,\s]+/).filter(Boolean).map((h) => h.toLowerCase());
   }
   if (problems.length > 0) throw new PipcacheError('E_CONFIG_INVALID', problems.join('; '));
+  if (!isLoopbackHost(out.host) && !out.auth && allowsOnlyLoopback(out.allow)) {
+    throw new PipcacheError(
+      'E_CONFIG_INVALID',
+      `host ${out.host} is not a loopback address: name the client networks that may use the daemon in \`allow\` (e.g. ["10.0.0.0/8"]), or set \`auth: true\` to require the token`,
+    );
+  }
   return Object.freeze(out) as Config;
 }

@@ -25,6 +25,8 @@ export interface HomePaths {
   blobs: string;
   tmp: string;
   inbox: string;
+  /** The token clients present when `auth` is on (mode 0600). */
+  authToken: string;
 }
 
 export function homePaths(home: string): HomePaths {
@@ -42,5 +44,6 @@ export function homePaths(home: string): HomePaths {
     blobs: join(home, 'blobs'),
     tmp: join(home, 'tmp'),
     inbox: join(home, 'inbox'),
+    authToken: join(home, 'auth-token'),
   };
 }

@@ -49,6 +49,8 @@ export interface StatusResult {
   startedAt: string;
   uptimeSeconds: number;
   offline: boolean;
+  /** Clients must present the token under the home. */
+  auth: boolean;
   home: string;
   /** `indexBytes`: the LMDB file; `bytesOnDisk`: the stored archives and metadata files. */
   index: { projects: number; files: number; storedFiles: number; bytesOnDisk: number; indexBytes: number };

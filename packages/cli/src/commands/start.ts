@@ -6,7 +6,7 @@ import { PipcacheError, type StatusResult } from '@pipcache/shared';
 import type { Argv } from 'yargs';
 import { call, isRunning } from '../client.js';
 import { paths } from '../context.js';
-import { envLines } from './env.js';
+import { envLines, tokenFor } from './env.js';
 
 const STARTUP_TIMEOUT_MS = 20_000;
 
@@ -64,7 +64,7 @@ export async function start(args: StartArgs): Promise<{ result: unknown; text: s
     }
     if (await isRunning(p.socket)) {
       const st = await call<StatusResult>(p.socket, 'status');
-      const lines = envLines(st, p.bundle, false);
+      const lines = envLines(st, p.bundle, false, await tokenFor(st, p.authToken));
       return {
         result: { address: st.address, pid: st.pid, home: st.home, env: lines.vars },
         text: `pipcache started at ${st.address} (pid ${st.pid})\nPoint pip at it with:\n  eval "$(pipcache env)"`,

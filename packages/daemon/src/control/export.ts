@@ -14,15 +14,19 @@ import type { FileService } from '../files/file-service.js';
 import { alreadyThere, writeExport, type ExportItem } from '../files/export-writer.js';
 import type { PageService } from '../pages/page-service.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { fileKey, type FileRecord, type IndexDb } from '../store/index-db.js';
+import type { UpstreamGate } from '../upstream/gate.js';
+import { recordKey, type FileRecord, type IndexDb } from '../store/index-db.js';
 
 export interface ExporterDeps {
   db: IndexDb;
   blobs: BlobStore;
   pages: PageService;
   files: FileService;
-  offline: () => boolean;
+  /** Whether the index may be asked (offline mode is the gate's to decide). */
+  gate: UpstreamGate;
   indexOrigin: () => URL;
+  /** Which index a file is taken from when several list it (see UpstreamGate.indexOrder). */
+  indexOrder: () => string[];
 }
 
 interface Picked {
@@ -47,7 +51,8 @@ function markerEnv(req: ExportRequest): MarkerEnv {
  */
 export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?: (p: ProgressEvent) => void) => Promise<ExportResult> {
   return async (req, progress = () => undefined) => {
-    const online = !d.offline();
+    // Offline (the gate refuses the index), the export sees only what is stored.
+    const online = d.gate.refusal('page', new URL('/simple/', d.indexOrigin())) === null;
     const picked: Picked[] = [];
     const noMetadata: { project: string; version: string }[] = [];
     const sdistOnly: { project: string; version: string }[] = [];
@@ -58,7 +63,7 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
       const roots = parseAll(req.roots);
       if (roots.length === 0) throw new PipcacheError('E_USAGE', 'nothing to export: give -r FILE, SPEC or --all');
       progress({ phase: 'resolving', done: 0, total: 0, bytes: 0, totalBytes: 0 });
-      const source = new CacheSource({ db: d.db, blobs: d.blobs, pages: d.pages, files: d.files, online, indexOrigin: d.indexOrigin(), noDeps: req.noDeps });
+      const source = new CacheSource({ db: d.db, blobs: d.blobs, pages: d.pages, files: d.files, online, indexOrigin: d.indexOrigin(), indexOrder: d.indexOrder(), noDeps: req.noDeps });
       const options = {
         target: { pythonVersion: req.target.pythonVersion, platforms: req.target.platforms, implementation: 'cp' as const },
         ...(req.target.tags ? { supportedTags: new Set(req.target.tags) } : {}),
@@ -84,7 +89,7 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
       for (const c of chosen) {
         if (c.files.every((f) => f.kind === 'sdist')) sdistOnly.push({ project: c.project, version: c.version });
         for (const f of c.files) {
-          const rec = d.db.getFile(fileKey(c.project, c.version, f.filename));
+          const rec = d.db.findFile(c.project, c.version, f.filename, d.indexOrder());
           if (rec?.sha256) recs.push(rec);
         }
       }
@@ -95,7 +100,7 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
       for (const rec of recs) {
         if (!rec.stored) {
           progress({ phase: 'fetching', done: fetched, total: toFetch.length, bytes: fetchedBytes, totalBytes: fetchBytes });
-          await d.files.ensureStored({ key: fileKey(rec.project, rec.version, rec.filename), metadata: false });
+          await d.files.ensureStored({ key: recordKey(rec), metadata: false });
           fetched++;
           fetchedBytes += rec.size ?? 0;
         }
@@ -157,9 +162,9 @@ async function buildClosure(
     const next: ChosenProject[] = [];
     for (const c of frontier) {
       const sdist = c.files.find((f) => f.kind === 'sdist');
-      const rec = sdist && d.db.getFile(fileKey(c.project, c.version, sdist.filename));
+      const rec = sdist && d.db.findFile(c.project, c.version, sdist.filename, d.indexOrder());
       if (!rec?.sha256) continue;
-      const path = await d.files.ensureStored({ key: fileKey(rec.project, rec.version, rec.filename), metadata: false });
+      const path = await d.files.ensureStored({ key: recordKey(rec), metadata: false });
       const requires = await readSdistBuildRequires(path, rec.filename).catch((err: Error) => {
         notes.push(`cannot read the build requirements of ${rec.filename}: ${err.message}`);
         return null;

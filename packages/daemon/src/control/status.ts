@@ -34,6 +34,7 @@ export function status(s: ControlServices): StatusResult {
     startedAt: s.startedAt.toISOString(),
     uptimeSeconds: Math.round((Date.now() - s.startedAt.getTime()) / 1000),
     offline: s.isOffline(),
+    auth: s.config().auth,
     home: s.paths.home,
     index: { projects: projects.size, files, storedFiles, bytesOnDisk, indexBytes: sizeOf(join(s.paths.index, 'data.mdb')) },
     requests: s.stats.snapshot(),

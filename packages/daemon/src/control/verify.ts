@@ -1,7 +1,7 @@
 import type { ProgressEvent, VerifyResult } from '@pipcache/shared';
 import { sha256Of } from '../files/export-writer.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { fileKey, type FileKey, type IndexDb } from '../store/index-db.js';
+import { recordKey, type FileKey, type IndexDb } from '../store/index-db.js';
 
 /**
  * `pipcache verify`: re-hashes every stored blob (archives and metadata
@@ -14,7 +14,7 @@ export async function verifyStore(
 ): Promise<VerifyResult> {
   const targets: { key: FileKey; index: string; project: string; filename: string; sha256: string; metadata: boolean; size: number }[] = [];
   for (const f of d.db.allFiles()) {
-    const key = fileKey(f.project, f.version, f.filename);
+    const key = recordKey(f);
     if (f.stored && f.sha256) targets.push({ key, index: f.index, project: f.project, filename: f.filename, sha256: f.sha256, metadata: false, size: f.size ?? 0 });
     if (f.metadataStored) {
       targets.push({ key, index: f.index, project: f.project, filename: `${f.filename}.metadata`, sha256: f.metadataStored, metadata: true, size: 0 });

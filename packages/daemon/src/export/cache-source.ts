@@ -3,7 +3,7 @@ import { parseArchiveFilename } from '@pipcache/shared';
 import type { FileService } from '../files/file-service.js';
 import type { PageService } from '../pages/page-service.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { fileKey, type FileRecord, type IndexDb } from '../store/index-db.js';
+import { pickByIndex, recordKey, type FileRecord, type IndexDb } from '../store/index-db.js';
 import { parseCoreMetadata, readSdistMetadata, readWheelMetadata } from './metadata.js';
 import type { CandidateFile, CandidateSource } from './resolver.js';
 
@@ -15,6 +15,8 @@ export interface CacheSourceDeps {
   /** Online: refresh pages and fetch what is missing; offline: the cache only. */
   online: boolean;
   indexOrigin: URL;
+  /** Which index a file is taken from when several list it. */
+  indexOrder: string[];
   /** --no-deps: report no dependencies. */
   noDeps: boolean;
 }
@@ -35,7 +37,11 @@ export class CacheSource implements CandidateSource {
       this.refreshed.add(project);
       await this.d.pages.get(this.d.indexOrigin, project).catch(() => null);
     }
-    return this.d.db.projectFiles(project).filter((r) => this.d.online || r.stored);
+    const usable = this.d.db.projectFiles(project).filter((r) => this.d.online || r.stored);
+    // One record per filename: the one from the index that comes first in the stated order.
+    const byName = new Map<string, FileRecord[]>();
+    for (const r of usable) byName.set(r.filename, [...(byName.get(r.filename) ?? []), r]);
+    return [...byName.values()].map((recs) => pickByIndex(recs, this.d.indexOrder) as FileRecord);
   }
 
   async versions(project: string): Promise<{ version: string; files: CandidateFile[] }[]> {
@@ -69,7 +75,7 @@ export class CacheSource implements CandidateSource {
 
   private async readRequires(project: string, version: string): Promise<string[] | null> {
     const recs = (await this.records(project)).filter((r) => r.version === version);
-    const key = (r: FileRecord) => fileKey(r.project, r.version, r.filename);
+    const key = recordKey;
     // Cheapest first: a stored .metadata, a stored wheel, a stored sdist; then fetch.
     const withMeta = recs.find((r) => r.metadataStored);
     if (withMeta?.metadataStored) return parseCoreMetadata(await readFile(this.d.blobs.path(withMeta.metadataStored), 'utf8')).requiresDist;

@@ -92,7 +92,6 @@ describe('parseRequiresTxt', () => {
 });
 
 let dir: string;
-let python = true;
 
 const MAKE = String.raw`
 import io, json, sys, tarfile, zipfile
@@ -121,31 +120,37 @@ with open(out + '/corrupt-1.0.tar.gz', 'wb') as f: f.write(b'\x1f\x8b\x08\x00gar
 with open(out + '/corrupt-1.0-py3-none-any.whl', 'wb') as f: f.write(b'PK not really a zip')
 `;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pipcache-meta-'));
-  try {
-    execFileSync('python3', ['-c', MAKE, dir, METADATA], { stdio: 'pipe' });
-  } catch {
-    python = false;
-  }
-});
+let made: Promise<void> | undefined;
+/**
+ * The archives are made once by python3's zipfile/tarfile, for the suites
+ * that read them; without python3 those tests cannot run and must fail.
+ */
+function makeArchives(): Promise<void> {
+  made ??= (async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pipcache-meta-'));
+    try {
+      execFileSync('python3', ['-c', MAKE, dir, METADATA], { stdio: 'pipe', timeout: 60_000 });
+    } catch (err) {
+      throw new Error(`python3 could not build the test archives: ${(err as Error).message}`, { cause: err });
+    }
+  })();
+  return made;
+}
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('readWheelMetadata', () => {
-  it('reads *.dist-info/METADATA', async ({ skip }) => {
-    if (!python) skip();
+  beforeAll(makeArchives);
+  it('reads *.dist-info/METADATA', async () => {
     const md = await readWheelMetadata(join(dir, 'demo_pkg-1.2.3-py3-none-any.whl'));
     expect(md.name).toBe('Demo_Pkg');
     expect(md.requiresDist).toEqual(['requests (>=2.0)', "uvloop ; extra == 'fast'"]);
   });
-  it('prefers the dist-info named after the wheel', async ({ skip }) => {
-    if (!python) skip();
+  it('prefers the dist-info named after the wheel', async () => {
     expect((await readWheelMetadata(join(dir, 'multi-1.0-py3-none-any.whl'))).name).toBe('multi');
   });
-  it('rejects wheels without METADATA, oversized METADATA, and non-zips', async ({ skip }) => {
-    if (!python) skip();
+  it('rejects wheels without METADATA, oversized METADATA, and non-zips', async () => {
     const err = async (name: string): Promise<PipcacheError> =>
       (await readWheelMetadata(join(dir, name)).catch((e: unknown) => e)) as PipcacheError;
     expect((await err('nometa-1.0-py3-none-any.whl')).message).toMatch(/has no \*\.dist-info\/METADATA/);
@@ -158,30 +163,26 @@ describe('readWheelMetadata', () => {
 });
 
 describe('readSdistMetadata', () => {
-  it('reads PKG-INFO at the top of a tar.gz', async ({ skip }) => {
-    if (!python) skip();
+  beforeAll(makeArchives);
+  it('reads PKG-INFO at the top of a tar.gz', async () => {
     const md = await readSdistMetadata(join(dir, 'demo_pkg-1.2.3.tar.gz'));
     expect(md).toMatchObject({ name: 'Demo_Pkg', version: '1.2.3', metadataVersion: '2.2', requiresPython: '>=3.8' });
     expect(md?.requiresDist).toHaveLength(2);
   });
-  it('falls back to egg-info/requires.txt for old PKG-INFO', async ({ skip }) => {
-    if (!python) skip();
+  it('falls back to egg-info/requires.txt for old PKG-INFO', async () => {
     expect((await readSdistMetadata(join(dir, 'old-0.1.tar.gz')))?.requiresDist).toEqual(['six', 'uvloop ; extra == "fast"']);
     expect((await readSdistMetadata(join(dir, 'srclayout-0.2.tar')))?.requiresDist).toEqual(['attrs']);
   });
-  it('reads zip sdists', async ({ skip }) => {
-    if (!python) skip();
+  it('reads zip sdists', async () => {
     expect((await readSdistMetadata(join(dir, 'zipped-1.0.zip')))?.requiresDist).toEqual(['a']);
   });
-  it('returns null without a top-level PKG-INFO or for unreadable formats', async ({ skip }) => {
-    if (!python) skip();
+  it('returns null without a top-level PKG-INFO or for unreadable formats', async () => {
     expect(await readSdistMetadata(join(dir, 'nopkginfo-1.0.tar.gz'))).toBeNull();
     expect(await readSdistMetadata(join(dir, 'deep-1.0.tar.gz'))).toBeNull();
     await writeFile(join(dir, 'x-1.0.tar.bz2'), 'whatever');
     expect(await readSdistMetadata(join(dir, 'x-1.0.tar.bz2'))).toBeNull();
   });
-  it('reports corrupt archives', async ({ skip }) => {
-    if (!python) skip();
+  it('reports corrupt archives', async () => {
     const err = (await readSdistMetadata(join(dir, 'corrupt-1.0.tar.gz')).catch((e: unknown) => e)) as PipcacheError;
     expect(err).toBeInstanceOf(PipcacheError);
     expect(err.code).toBe('E_BAD_REQUEST');

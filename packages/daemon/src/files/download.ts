@@ -32,6 +32,8 @@ export class Download extends EventEmitter {
     private readonly upstream: UpstreamClient,
     private readonly log: Logger,
     private readonly onVerified: (size: number) => Promise<void>,
+    /** Cap on a body whose size neither upstream nor the index gives (limits.unknownFileBytes). */
+    private readonly maxUnknownBytes: number,
   ) {
     super();
     this.setMaxListeners(0);
@@ -90,6 +92,10 @@ export class Download extends EventEmitter {
         this.emit('progress');
       };
       for await (const chunk of res.body) {
+        if (this.size === null && this.writer.bytes + (chunk as Buffer).length > this.maxUnknownBytes) {
+          res.body.destroy();
+          throw new PipcacheError('E_LIMIT', `${this.url}: body of unknown size exceeds ${this.maxUnknownBytes} bytes (limits.unknownFileBytes)`);
+        }
         if (!this.writer.write(chunk as Buffer, onFlushed)) await this.writer.waitDrain();
       }
       if (this.size !== null && this.writer.bytes !== this.size) {

@@ -2,11 +2,14 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { PipcacheError, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore } from '../store/blob-store.js';
-import { fileKey, fileKeyId, type FileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
+import { recordKey, fileKeyId, type FileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
 import type { UpstreamClient } from '../upstream/client.js';
+import type { UpstreamGate } from '../upstream/gate.js';
+import { answerRefusal } from '../proxy/refuse.js';
 import type { RequestContext } from '../proxy/context.js';
 import { READ_CHUNK, contentTypeFor, sendFile, sendText } from '../proxy/send.js';
 import { Download } from './download.js';
+import { FileLookup, type Found, type PageSource } from './file-lookup.js';
 import { SmallBlobCache } from '../store/small-blob-cache.js';
 
 /** Blobs up to this size are served from memory once read. */
@@ -18,8 +21,13 @@ export interface FileServiceDeps {
   db: IndexDb;
   blobs: BlobStore;
   upstream: UpstreamClient;
-  offline: () => boolean;
+  /** Decides whether a file may be fetched (offline mode, configured indexes). */
+  gate: UpstreamGate;
+  /** Bound on an archive of unknown size. */
+  maxUnknownBytes: () => number;
   log: Logger;
+  /** Pages give the sha256 of files requested by URLs no page listed yet. */
+  pages: PageSource;
   /** Called when a file of a project became stored (page listings change offline). */
   onStored: (index: string, project: string) => void;
 }
@@ -54,8 +62,26 @@ export class FileService {
   private readonly small = new SmallBlobCache(SMALL_BLOB_BYTES, SMALL_BLOB_BUDGET);
   private hits = new Map<string, { key: FileKey; count: number; last: string }>();
   private hitFlush: NodeJS.Timeout | undefined;
+  private readonly lookup: FileLookup;
 
-  constructor(private readonly deps: FileServiceDeps) {}
+  constructor(private readonly deps: FileServiceDeps) {
+    this.lookup = new FileLookup({
+      db: deps.db,
+      pages: deps.pages,
+      mayFetch: (origin) => deps.gate.refusal('page', new URL('/simple/', origin)) === null,
+      log: deps.log,
+    });
+  }
+
+  /** The index entry for a URL on an intercepted host (see FileLookup). */
+  find(url: URL): Promise<Found> {
+    return this.lookup.byUrl(url);
+  }
+
+  /** The index entry for index mode's `/files/<project>/<version>/<filename>`. */
+  findByName(origin: URL, order: readonly string[], f: { project: string; version: string; filename: string; metadata: boolean }): Promise<Found> {
+    return this.lookup.byName(origin, order, f);
+  }
 
   get activeDownloads(): number {
     return this.downloads.size;
@@ -95,17 +121,16 @@ export class FileService {
       if (damaged) await this.forget(lookup, t);
       else this.deps.log.warn({ key: lookup.key, sha256: t.stored }, 'indexed blob missing on disk; fetching again');
     }
-    if (this.deps.offline()) {
-      ctx.outcome = 'offline';
-      ctx.reason = `not cached: ${rec.project} ${rec.version} ${t.filename}`;
-      sendText(ctx.res, 503, `pipcache is offline and does not hold ${t.filename}`);
+    const refused = this.deps.gate.refusal('file', new URL(t.url));
+    if (refused) {
+      answerRefusal(ctx, 'file', refused);
       return true;
     }
     if (t.sha256 === null) return false; // unverifiable: the caller passes it through uncached
     const method = ctx.req.method ?? 'GET';
     if (method !== 'GET' || ctx.req.headers.range) {
-      // Ranges and HEAD on a miss go upstream as they are; a full download fills the cache.
-      this.prefetch(t);
+      // Ranges and HEAD on a miss go upstream as they are, and nothing more:
+      // a HEAD must not pull the whole file (a GET fills the cache).
       return false;
     }
     ctx.outcome = 'miss';
@@ -132,7 +157,7 @@ export class FileService {
     if (!rec) throw new PipcacheError('E_NOT_FOUND', `not in the index: ${fileKeyId(lookup.key)}`);
     const t = targetOf(rec, lookup.metadata);
     if (t.stored && (await this.deps.blobs.size(t.stored)) !== null) return this.deps.blobs.path(t.stored);
-    if (this.deps.offline()) throw new PipcacheError('E_OFFLINE_MISS', `offline and not cached: ${t.filename}`);
+    this.deps.gate.checkFetch('file', new URL(t.url));
     if (t.sha256 === null) throw new PipcacheError('E_UPSTREAM', `${t.filename}: the index gives no sha256, so it cannot be cached`);
     await this.download(t).whenFinished();
     return this.deps.blobs.path(t.sha256);
@@ -163,21 +188,39 @@ export class FileService {
   private download(t: Target): Download {
     const sha = t.sha256 as string;
     const existing = this.downloads.get(sha);
-    if (existing) return existing;
-    const key = fileKey(t.rec.project, t.rec.version, t.rec.filename);
-    const dl = new Download(t.url, sha, t.metadata ? null : t.rec.size, this.deps.blobs, this.deps.upstream, this.deps.log, async () => {
-      await this.deps.db.updateFile(key, (r) =>
-        t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored },
-      );
-      this.deps.onStored(t.rec.index, t.rec.project);
-    });
+    if (existing) {
+      // Downloads are shared by digest, and the same bytes can stand for
+      // another record (the wheels of one release often share one METADATA;
+      // one file listed by two indexes): once verified, this one is stored too.
+      existing
+        .whenFinished()
+        .then(
+          () => this.markStored(t, sha),
+          () => undefined, // the shared download logs its own failure
+        )
+        .catch((err: Error) => this.deps.log.error({ filename: t.filename, err: err.message }, 'could not record a stored file'));
+      return existing;
+    }
+    const dl = new Download(
+      t.url,
+      sha,
+      t.metadata ? null : t.rec.size,
+      this.deps.blobs,
+      this.deps.upstream,
+      this.deps.log,
+      () => this.markStored(t, sha),
+      this.deps.maxUnknownBytes(),
+    );
     this.downloads.set(sha, dl);
     dl.run().finally(() => this.downloads.delete(sha));
     return dl;
   }
 
-  private prefetch(t: Target): void {
-    if (t.sha256 && !this.downloads.has(t.sha256)) this.download(t);
+  private async markStored(t: Target, sha: string): Promise<void> {
+    await this.deps.db.updateFile(recordKey(t.rec), (r) =>
+      t.metadata ? { ...r, metadataStored: sha } : { ...r, stored: r.sha256 === sha ? true : r.stored },
+    );
+    this.deps.onStored(t.rec.index, t.rec.project);
   }
 
   private async streamMiss(ctx: RequestContext, t: Target): Promise<void> {
@@ -213,8 +256,16 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
     dl.emit('progress');
   });
   try {
-    // Once verified the temp file is renamed to its blob path; an fd opened
-    // before the rename keeps working.
+    // The temp file exists once a byte of it is flushed (its write stream
+    // opens it asynchronously, so a reader can get there first). Once
+    // verified it is renamed to its blob path; an fd opened before the rename
+    // keeps working.
+    while (!closed && dl.state === 'running' && dl.flushed === 0) await dl.next();
+    if (closed) return pos;
+    if (dl.error) {
+      res.destroy(dl.error);
+      return pos;
+    }
     fh = await open(dl.tmpPath, 'r').catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
       return open(blobPath, 'r');

@@ -66,7 +66,8 @@ export class Importer {
       result.skipped.push({ path, reason: `not a readable ${parsed.kind}: ${(err as Error).message}` });
       return;
     }
-    const key = fileKey(parsed.project, parsed.version, filename);
+    const index = this.d.index();
+    const key = fileKey(parsed.project, parsed.version, filename, index);
     const writer = this.d.blobs.createWriter();
     let sha256: string;
     let size: number;
@@ -90,7 +91,6 @@ export class Importer {
       result.already.push(entry);
       return;
     }
-    const index = this.d.index();
     const now = new Date().toISOString();
     if (existing) {
       await this.d.db.updateFile(key, (r) => ({ ...r, sha256, size, stored: true }));

@@ -8,6 +8,7 @@ import type { FileRecord, IndexDb, PageRecord } from '../store/index-db.js';
 import { header, type UpstreamClient } from '../upstream/client.js';
 import { readDecoded } from '../upstream/body.js';
 import { SingleFlight } from '../upstream/single-flight.js';
+import type { UpstreamGate } from '../upstream/gate.js';
 import { maxAgeOf } from './cache-control.js';
 
 export type PageOutcome = 'hit' | 'miss' | 'revalidated' | 'stale' | 'offline';
@@ -35,7 +36,8 @@ export interface PageServiceDeps {
   db: IndexDb;
   upstream: UpstreamClient;
   config: () => Config;
-  offline: () => boolean;
+  /** Decides whether a page may be fetched (offline mode, configured indexes) and which hosts a listed file may come from. */
+  gate: UpstreamGate;
   log: Logger;
 }
 
@@ -79,20 +81,25 @@ export class PageService {
 
   /**
    * The page of `project` on the index at `origin`'s host. Returns null when
-   * neither upstream nor the cache knows the project.
+   * neither upstream nor the cache knows the project. `revalidate` asks
+   * upstream even while the cached page is fresh.
    */
-  async get(origin: URL, project: string): Promise<PageResult | null> {
+  async get(origin: URL, project: string, opts: { revalidate?: boolean } = {}): Promise<PageResult | null> {
     const { db } = this.deps;
     const index = indexKey(origin);
     const record = db.getPage(index, project);
-    if (this.deps.offline()) {
+    const url = `${origin.origin}/simple/${project}/`;
+    const refused = this.deps.gate.refusal('page', new URL(url));
+    if (refused?.code === 'E_OFFLINE_MISS') {
+      // Offline: what is on disk, and nothing else.
       const files = this.listing(index, project).filter((f) => f.stored);
-      return files.length > 0 ? { record, files: () => files, outcome: 'offline', revision: this.revision(index, project) } : null;
+      if (files.length === 0) throw new PipcacheError('E_OFFLINE_MISS', `offline: nothing cached for project ${project}`);
+      return { record, files: () => files, outcome: 'offline', revision: this.revision(index, project) };
     }
-    if (record && Date.now() < record.fetchedAt + record.maxAge * 1000) {
+    if (refused) throw refused;
+    if (record && !opts.revalidate && Date.now() < record.fetchedAt + record.maxAge * 1000) {
       return this.result(index, project, 'hit', record);
     }
-    const url = `${origin.origin}/simple/${project}/`;
     return this.flights.run(`${index}/${project}`, () => this.refresh(index, project, url, record));
   }
 
@@ -106,7 +113,7 @@ export class PageService {
     const hasFallback = record !== undefined || this.listing(index, project).some((f) => f.stored);
     const timeoutMs = hasFallback ? STALE_FALLBACK_MS : this.deps.config().upstream.headersMs;
     try {
-      const res = await this.deps.upstream.request(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+      const res = await this.deps.upstream.request(url, { kind: 'page', headers, signal: AbortSignal.timeout(timeoutMs) });
       status = res.status;
       if (status === 304 && record) {
         res.body.resume();
@@ -120,7 +127,7 @@ export class PageService {
           res.body.resume();
           return this.fallback(index, project, record, `upstream answered 200 with Content-Type ${JSON.stringify(contentType)}`);
         }
-        const body = await readDecoded(res, url);
+        const body = await readDecoded(res, url, this.deps.config().limits.pageBytes);
         const page = this.parse(body, contentType, url, project);
         await this.save(index, project, url, page, res.headers);
         return this.result(index, project, 'miss');
@@ -172,6 +179,10 @@ export class PageService {
     const now = new Date().toISOString();
     const listed: FileRecord[] = [];
     for (const f of page.files) {
+      if (!this.deps.gate.isIndexUrl(new URL(f.url))) {
+        this.deps.log.warn({ url, filename: f.filename, fileUrl: f.url }, 'index entry skipped: its URL is not on a configured index');
+        continue;
+      }
       const rec = toFileRecord(f, project, index, now);
       if (rec) listed.push(rec);
       else this.deps.log.warn({ url, filename: f.filename }, 'index entry skipped: not a wheel or sdist name');

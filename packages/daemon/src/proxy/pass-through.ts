@@ -1,6 +1,6 @@
 import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from './context.js';
-import { sendText } from './send.js';
+import { answerRefusal } from './refuse.js';
 
 /** RFC 9110 7.6.1 hop-by-hop fields, plus proxy credentials meant for us. */
 const HOP_BY_HOP = new Set([
@@ -30,8 +30,12 @@ export function forwardableHeaders(raw: Record<string, string | string[] | undef
   return out;
 }
 
-/** Relays a request upstream and streams the answer back, caching nothing. */
-export async function passThrough(ctx: RequestContext, upstream: UpstreamClient): Promise<void> {
+/**
+ * Relays a request upstream and streams the answer back, caching nothing.
+ * The upstream client asks the gate first; a refusal (offline, not a
+ * configured index) is answered as one for this kind of request.
+ */
+export async function passThrough(ctx: RequestContext, upstream: UpstreamClient, kind: 'page' | 'file' = 'file'): Promise<void> {
   const { req, res } = ctx;
   ctx.outcome = ctx.outcome === 'miss' ? 'miss' : 'bypass';
   const method = req.method ?? 'GET';
@@ -43,9 +47,7 @@ export async function passThrough(ctx: RequestContext, upstream: UpstreamClient)
       ...(method !== 'GET' && method !== 'HEAD' ? { body: req } : {}),
     });
   } catch (err) {
-    ctx.outcome = 'error';
-    ctx.reason = (err as Error).message;
-    sendText(res, 502, `pipcache: ${ctx.reason}`);
+    answerRefusal(ctx, kind, err);
     return;
   }
   const headers = forwardableHeaders(up.headers);

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { FileService } from '../files/file-service.js';
-import { fileKey, type IndexDb } from '../store/index-db.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from './context.js';
 import { passThrough } from './pass-through.js';
@@ -12,11 +11,11 @@ import type { Stats } from '../stats.js';
 export interface RouterDeps {
   /** The upstream index that index mode (`http://host:port/simple/`) fronts. */
   indexUpstream: () => URL;
-  db: IndexDb;
+  /** Which index a file is taken from when several list it. */
+  indexOrder: () => string[];
   pages: PageResponder;
   files: FileService;
   upstream: UpstreamClient;
-  offline: () => boolean;
   log: Logger;
   stats: Stats;
 }
@@ -39,7 +38,8 @@ function decode(part: string): string | null {
 
 /**
  * Requests for an intercepted index host: simple pages, then files the index
- * knows, then anything else passed through uncached.
+ * knows or learns from their project's page, then anything else passed
+ * through uncached.
  */
 export class Router {
   constructor(private readonly deps: RouterDeps) {}
@@ -90,16 +90,11 @@ export class Router {
       return;
     }
     if (cacheable) {
-      const known = this.deps.db.lookupUrl(`${ctx.url.origin}${ctx.url.pathname}`);
-      if (known && (await this.deps.files.serve(ctx, known))) return;
+      const found = await this.deps.files.find(ctx.url);
+      if (found.lookup && (await this.deps.files.serve(ctx, found.lookup))) return;
+      if (found.reason) ctx.reason = found.reason;
     }
-    if (this.deps.offline()) {
-      ctx.outcome = 'offline';
-      ctx.reason = `not cached: ${ctx.url.href}`;
-      sendText(ctx.res, ctx.url.pathname.startsWith('/simple/') ? 404 : 503, `pipcache is offline and does not hold ${ctx.url.pathname}`);
-      return;
-    }
-    await passThrough(ctx, this.deps.upstream);
+    await passThrough(ctx, this.deps.upstream, ctx.url.pathname.startsWith('/simple/') ? 'page' : 'file');
   }
 
   private async routeLocal(ctx: RequestContext): Promise<void> {
@@ -132,12 +127,18 @@ export class Router {
       sendText(ctx.res, 404, `pipcache: no such path ${path}; the index is at /simple/`);
       return;
     }
-    const lookup = { key: fileKey(project, version, filename), metadata: file[4] !== undefined };
-    if (await this.deps.files.serve(ctx, lookup)) return;
-    const upstreamUrl = this.deps.files.upstreamUrl(lookup);
+    const found = await this.deps.files.findByName(this.deps.indexUpstream(), this.deps.indexOrder(), {
+      project,
+      version,
+      filename,
+      metadata: file[4] !== undefined,
+    });
+    const lookup = found.lookup;
+    if (lookup && (await this.deps.files.serve(ctx, lookup))) return;
+    const upstreamUrl = lookup && this.deps.files.upstreamUrl(lookup);
     if (!upstreamUrl) {
       ctx.outcome = 'refused';
-      ctx.reason = `not in the index: ${project} ${version} ${filename}`;
+      ctx.reason = found.reason ?? `not in the index: ${project} ${version} ${filename}`;
       sendText(ctx.res, 404, `pipcache: ${filename} is not in the index`);
       return;
     }

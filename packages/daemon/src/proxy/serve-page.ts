@@ -1,3 +1,4 @@
+import { answerRefusal } from './refuse.js';
 import { createHash } from 'node:crypto';
 import { PipcacheError, normalizeName } from '@pipcache/shared';
 import { negotiatePageFormat } from '../index/accept.js';
@@ -53,7 +54,6 @@ export class PageResponder {
 
   constructor(
     private readonly pages: PageService,
-    private readonly offline: () => boolean,
     private readonly metadataForStored: () => boolean,
   ) {}
 
@@ -94,15 +94,12 @@ export class PageResponder {
     try {
       result = await this.pages.get(ctx.url, project);
     } catch (err) {
-      ctx.outcome = 'error';
-      ctx.reason = (err as Error).message;
-      sendText(res, err instanceof PipcacheError ? err.httpStatus : 502, `pipcache: ${ctx.reason}`);
+      answerRefusal(ctx, 'page', err);
       return;
     }
     if (result === null) {
-      const offline = this.offline();
-      ctx.outcome = offline ? 'offline' : 'miss';
-      ctx.reason = offline ? `offline: nothing cached for project ${project}` : `project ${project} not found upstream`;
+      ctx.outcome = 'miss';
+      ctx.reason = `project ${project} not found upstream`;
       sendText(res, 404, `pipcache: ${ctx.reason}`);
       return;
     }

@@ -4,16 +4,19 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
+import { isPipcacheError, PipcacheError, type Limits } from '@pipcache/shared';
 import type { LeafCache } from '../tls/leaf-cache.js';
-import { resolveTarget } from '../upstream/client.js';
+import { refusalStatus, type UpstreamGate } from '../upstream/gate.js';
+import type { ClientAccess } from './access.js';
 import type { Router } from './router.js';
 
 export interface ProxyServerDeps {
   router: Router;
   leafs: LeafCache;
   isIntercepted: (host: string) => boolean;
-  resolve: () => Record<string, string>;
-  offline: () => boolean;
+  access: ClientAccess;
+  gate: UpstreamGate;
+  limits: () => Limits;
   /** Origin-form requests (`GET /simple/...`): the daemon's own index. */
   local: (req: IncomingMessage, res: ServerResponse) => void;
   log: Logger;
@@ -21,20 +24,33 @@ export interface ProxyServerDeps {
 
 const MAX_HEADER_BYTES = 16 * 1024;
 const CONNECT_TARGET = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
+/** An origin-form target: one slash, then no second one (`//host/...` would name another host). */
+const ORIGIN_FORM = /^\/(?!\/)/;
 
-function refuse(socket: Duplex, status: number, reason: string): void {
+function refuse(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
   if (socket.destroyed) return;
   const body = `${reason}\n`;
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
+}
+
+/** Headers that go with a refusal: the challenge a client needs to retry with credentials. */
+function challenge(err: PipcacheError, proxy: boolean): Record<string, string> {
+  if (err.code !== 'E_AUTH_REQUIRED') return {};
+  return proxy ? { 'Proxy-Authenticate': 'Basic realm="pipcache"' } : { 'WWW-Authenticate': 'Basic realm="pipcache"' };
 }
 
 /**
  * The HTTP proxy pip talks to. CONNECT to an intercepted host is answered by
  * terminating TLS with a leaf from the local CA and handing the decrypted
  * stream to an inner HTTP server (keep-alive: many requests per tunnel);
- * CONNECT to other hosts on 443 is a blind tunnel; other ports are refused.
+ * CONNECT to other hosts on 443 is a blind tunnel, where the gate allows it.
+ * Clients outside `allow` are refused at connection time; with `auth`, every
+ * proxy request must carry the token.
  */
 export interface ProxyServer {
   server: http.Server;
@@ -46,6 +62,8 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   const { log } = deps;
   const tunnelHost = new WeakMap<Socket, string>();
   const tunnels = new Set<Socket>();
+  let open = 0;
+  let capLogged = 0;
   const forwarder = httpProxy.createProxyServer({ xfwd: false, proxyTimeout: 60_000 });
   forwarder.on('error', (err, _req, res) => {
     log.warn({ err: err.message }, 'forwarding failed');
@@ -54,6 +72,18 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       res.end(`pipcache: upstream failed: ${err.message}\n`);
     } else res.destroy();
   });
+
+  /** Logs a refusal with its code and answers it on the socket. */
+  const refuseWith = (socket: Duplex, err: PipcacheError, status: number, fields: Record<string, unknown>, proxy = true): void => {
+    log.warn({ ...fields, code: err.code, status, reason: err.message }, 'request refused');
+    refuse(socket, status, `pipcache: ${err.message}`, challenge(err, proxy));
+  };
+
+  const respondRefusal = (res: ServerResponse, err: PipcacheError, status: number, fields: Record<string, unknown>, proxy: boolean): void => {
+    log.warn({ ...fields, code: err.code, status, reason: err.message }, 'request refused');
+    res.writeHead(status, { 'content-type': 'text/plain', ...challenge(err, proxy) });
+    res.end(`pipcache: ${err.message}\n`);
+  };
 
   const onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
@@ -67,10 +97,16 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
 
   const inner = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: 60_000 }, (req, res) => {
     const host = tunnelHost.get(req.socket as Socket) ?? '';
-    let url: URL;
+    const target = req.url ?? '';
+    let url: URL | undefined;
     try {
-      url = new URL(req.url ?? '/', `https://${host}`);
+      url = ORIGIN_FORM.test(target) ? new URL(`https://${host}${target}`) : new URL(target);
     } catch {
+      url = undefined;
+    }
+    // Inside a tunnel to one host, every request is for that host, over https.
+    if (!url || url.protocol !== 'https:' || url.hostname !== host || (url.port !== '' && url.port !== '443')) {
+      log.warn({ host, target: target.slice(0, 200) }, 'request refused: the target names another host than the tunnel');
       refuse(req.socket, 400, 'bad request target');
       return;
     }
@@ -80,16 +116,30 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
 
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: 60_000 }, (req, res) => {
     const target = req.url ?? '';
-    if (target.startsWith('/')) {
+    if (ORIGIN_FORM.test(target)) {
+      try {
+        deps.access.checkCredentials(req, 'authorization');
+      } catch (err) {
+        respondRefusal(res, err as PipcacheError, 401, { method: req.method, path: target.slice(0, 200) }, false);
+        return;
+      }
       deps.local(req, res);
       return;
     }
     let url: URL;
     try {
       url = new URL(target);
+      if (target.startsWith('/')) throw new Error('not absolute');
     } catch {
+      log.warn({ target: target.slice(0, 200) }, 'request refused: bad request target');
       res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' });
       res.end('pipcache: bad request target\n');
+      return;
+    }
+    try {
+      deps.access.checkCredentials(req, 'proxy-authorization');
+    } catch (err) {
+      respondRefusal(res, err as PipcacheError, 407, { method: req.method, host: url.host }, true);
       return;
     }
     if (url.protocol !== 'http:') {
@@ -98,20 +148,49 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       return;
     }
     if (deps.isIntercepted(url.hostname)) {
-      deps.router.handle(req, res, url);
+      // An index is only ever fetched over https, whatever scheme the client named.
+      const secure = new URL(`https://${url.hostname}${url.pathname}${url.search}`);
+      deps.router.handle(req, res, secure);
       return;
     }
-    if (deps.offline()) {
-      log.info({ method: req.method, host: url.host, cache: 'refused', reason: 'offline' }, 'request');
-      res.writeHead(403, { 'content-type': 'text/plain' });
-      res.end(`pipcache is offline: not forwarding to ${url.host}\n`);
-      return;
-    }
-    const dest = resolveTarget(deps.resolve(), url.hostname, Number(url.port) || 80);
-    req.url = url.pathname + url.search;
-    forwarder.web(req, res, { target: `http://${dest.host.includes(':') ? `[${dest.host}]` : dest.host}:${dest.port}` });
+    deps.gate.checkConnect('forward', url.hostname.replace(/^\[|\]$/g, ''), Number(url.port) || 80).then(
+      (dest) => {
+        delete req.headers['proxy-authorization'];
+        req.url = url.pathname + url.search;
+        forwarder.web(req, res, { target: `http://${dest.host.includes(':') ? `[${dest.host}]` : dest.host}:${dest.port}` });
+      },
+      (err: unknown) => {
+        const e = isPipcacheError(err) ? err : new PipcacheError('E_UPSTREAM', (err as Error).message);
+        respondRefusal(res, e, refusalStatus('forward', e), { method: req.method, host: url.host }, true);
+      },
+    );
   });
   server.on('clientError', onClientError);
+
+  server.on('connection', (sock: Socket) => {
+    try {
+      deps.access.checkClient(sock.remoteAddress);
+    } catch (err) {
+      log.warn({ client: sock.remoteAddress, code: (err as PipcacheError).code }, 'connection refused: client not in allow');
+      refuse(sock, 403, `pipcache: ${(err as Error).message}`);
+      sock.destroySoon();
+      return;
+    }
+    const limits = deps.limits();
+    if (open >= limits.connections) {
+      if (Date.now() - capLogged > 10_000) {
+        capLogged = Date.now();
+        log.warn({ code: 'E_LIMIT', limit: limits.connections }, 'connection refused: too many open connections (limits.connections)');
+      }
+      refuse(sock, 503, 'pipcache: too many open connections');
+      sock.destroySoon();
+      return;
+    }
+    open++;
+    sock.once('close', () => open--);
+    // Idle clients and tunnels are closed; pip reconnects when it needs to.
+    sock.setTimeout(limits.idleMs, () => sock.destroy());
+  });
 
   server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const sock = socket as Socket;
@@ -120,25 +199,34 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     sock.on('error', (err) => log.debug({ err: err.message }, 'client socket error'));
     const m = CONNECT_TARGET.exec(req.url ?? '');
     if (!m) {
-      log.warn({ target: req.url }, 'CONNECT refused: bad target');
+      log.warn({ target: (req.url ?? '').slice(0, 200) }, 'CONNECT refused: bad target');
       refuse(sock, 400, 'bad CONNECT target');
       return;
     }
     const host = (m[1] ?? m[2] ?? '').toLowerCase();
     const port = Number(m[3]);
-    if (port !== 443) {
-      log.warn({ host, port }, 'CONNECT refused: only port 443 is allowed');
-      refuse(sock, 403, 'pipcache only tunnels to port 443');
+    if (!m[1] && !isHostName(host)) {
+      log.warn({ target: (req.url ?? '').slice(0, 200) }, 'CONNECT refused: not a host name');
+      refuse(sock, 400, 'bad CONNECT target');
       return;
     }
-    if (deps.isIntercepted(host)) {
-      intercept(sock, host, head);
-    } else if (deps.offline()) {
-      log.info({ method: 'CONNECT', host, cache: 'refused', reason: 'offline' }, 'request');
-      refuse(sock, 403, `pipcache is offline: no tunnel to ${host}`);
-    } else {
-      tunnel(sock, host, port, head);
+    try {
+      deps.access.checkCredentials(req, 'proxy-authorization');
+    } catch (err) {
+      refuseWith(sock, err as PipcacheError, 407, { method: 'CONNECT', host });
+      return;
     }
+    if (deps.isIntercepted(host) && port === 443) {
+      intercept(sock, host, head);
+      return;
+    }
+    deps.gate.checkConnect('tunnel', host, port).then(
+      (dest) => tunnel(sock, host, dest, head),
+      (err: unknown) => {
+        const e = isPipcacheError(err) ? err : new PipcacheError('E_UPSTREAM', (err as Error).message);
+        refuseWith(sock, e, refusalStatus('tunnel', e), { method: 'CONNECT', host, port });
+      },
+    );
   });
 
   function intercept(sock: Socket, host: string, head: Buffer): void {
@@ -163,16 +251,15 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     );
   }
 
-  function tunnel(sock: Socket, host: string, port: number, head: Buffer): void {
+  function tunnel(sock: Socket, host: string, dest: { host: string; port: number }, head: Buffer): void {
     const started = performance.now();
-    const dest = resolveTarget(deps.resolve(), host, port);
     const upstream = net.connect({ host: dest.host, port: dest.port });
     let bytes = 0;
     let connected = false;
     upstream.setTimeout(30_000, () => upstream.destroy(new Error('connect timeout')));
     upstream.once('connect', () => {
       connected = true;
-      upstream.setTimeout(0);
+      upstream.setTimeout(deps.limits().idleMs, () => upstream.destroy());
       sock.write('HTTP/1.1 200 Connection established\r\n\r\n');
       if (head.length > 0) upstream.write(head);
       upstream.on('data', (d: Buffer) => (bytes += d.length));
@@ -203,6 +290,11 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       for (const s of tunnels) s.destroy();
     },
   };
+}
+
+/** A DNS name or IPv4 literal: at most 253 characters, labels of 1 to 63. */
+function isHostName(host: string): boolean {
+  return host.length <= 253 && host.split('.').every((label) => label.length >= 1 && label.length <= 63);
 }
 
 function classifyTlsError(err: NodeJS.ErrnoException): { level: 'warn' | 'debug'; msg: string } {

@@ -61,13 +61,29 @@ describe('IndexDb keys', () => {
       expect(db.projectFiles(project).map((r) => r.filename).sort()).toEqual(byProject(project));
     }
     for (const [p, v, f] of REAL) {
-      expect(db.getFile(fileKey(p, v, f))?.filename).toBe(f);
-      expect(db.lookupUrl(record(p, v, f).url)?.key).toEqual(fileKey(p, v, f));
+      expect(db.getFile(fileKey(p, v, f, 'pypi.org'))?.filename).toBe(f);
+      expect(db.lookupUrl(record(p, v, f).url)?.key).toEqual(fileKey(p, v, f, 'pypi.org'));
     }
     // A project whose name is a prefix of another's sees only its own files.
     await db.savePage(page('x-y'), [record('x-y', '1.0', 'x_y-1.0-py3-none-any.whl')]);
     expect(db.projectFiles('x').map((r) => r.project)).toEqual(['x']);
     expect(db.schemaVersion()).toBe(SCHEMA_VERSION);
+    await db.close();
+  });
+
+  it('scopes records by index: one index never replaces another\'s record of the same file', async () => {
+    const db = new IndexDb(newPath());
+    await db.migrate();
+    const [p, v, f] = REAL[0] as [string, string, string];
+    await db.savePage(page(p), [record(p, v, f, { sha256: 'a'.repeat(64), stored: true })]);
+    await db.savePage({ ...page(p), index: 'mirror.example' }, [record(p, v, f, { index: 'mirror.example', sha256: 'b'.repeat(64) })]);
+    expect(db.getFile(fileKey(p, v, f, 'pypi.org'))).toMatchObject({ sha256: 'a'.repeat(64), stored: true });
+    expect(db.getFile(fileKey(p, v, f, 'mirror.example'))).toMatchObject({ sha256: 'b'.repeat(64), stored: false });
+    expect(db.findFile(p, v, f, ['pypi.org'])?.sha256).toBe('a'.repeat(64));
+    expect(db.findFile(p, v, f, ['mirror.example', 'pypi.org'])?.sha256).toBe('b'.repeat(64));
+    expect(db.findFile(p, v, f, [])).toBeDefined();
+    expect(db.findFile(p, v, `${f}x`, ['pypi.org'])).toBeUndefined();
+    expect(db.projectFiles(p)).toHaveLength(2);
     await db.close();
   });
 
@@ -121,10 +137,10 @@ describe('IndexDb migration', () => {
       expect(db.getPage('pypi.org', project)?.etag).toBe('"e"');
     }
     REAL.forEach(([p, v, f], i) => {
-      const rec = db.getFile(fileKey(p, v, f));
+      const rec = db.getFile(fileKey(p, v, f, 'pypi.org'));
       expect(rec?.stored).toBe(i % 2 === 0);
       expect(rec?.hits).toBe(i);
-      expect(db.lookupUrl(rec?.url ?? '')).toEqual({ key: fileKey(p, v, f), metadata: false });
+      expect(db.lookupUrl(rec?.url ?? '')).toEqual({ key: fileKey(p, v, f, 'pypi.org'), metadata: false });
     });
     expect(db.getSetting('offline')).toBe(true);
     expect(db.schemaVersion()).toBe(SCHEMA_VERSION);

@@ -53,7 +53,9 @@ export interface UrlRecord {
 }
 
 /**
- * The key of a file record: (normalized project, version, filename).
+ * The key of a file record: (normalized project, version, filename, index).
+ * Records are scoped by the index that listed them, so one index's page can
+ * never replace another's record of the same filename.
  *
  * Every LMDB key with more than one part is an lmdb-js array key, built by
  * `fileKey` and `pageKey` only. Array keys are encoded element by element by
@@ -63,10 +65,14 @@ export interface UrlRecord {
  * with compressed tags) were missing from prefix range scans while point
  * reads still found them.
  */
-export type FileKey = [project: string, version: string, filename: string];
+export type FileKey = [project: string, version: string, filename: string, index: string];
 
-export function fileKey(project: string, version: string, filename: string): FileKey {
-  return [project, version, filename];
+export function fileKey(project: string, version: string, filename: string, index: string): FileKey {
+  return [project, version, filename, index];
+}
+
+export function recordKey(rec: Pick<FileRecord, 'project' | 'version' | 'filename' | 'index'>): FileKey {
+  return fileKey(rec.project, rec.version, rec.filename, rec.index);
 }
 
 /** The key of a page record: (index host, normalized project). */
@@ -83,7 +89,8 @@ export function fileKeyId(key: FileKey): string {
 
 /**
  * Layout of the index. 1: string keys joined with NUL (pages and files);
- * 2: array keys. An older index is migrated at open (see `migrate`).
+ * 2: array keys, file records scoped by index. An older index is migrated
+ * at open (see `migrate`).
  */
 export const SCHEMA_VERSION = 2;
 const SCHEMA_SETTING = 'schemaVersion';
@@ -161,7 +168,7 @@ export class IndexDb {
           report.dropped++;
           continue;
         }
-        this.files.put(fileKey(value.project, value.version, value.filename), value);
+        this.files.put(recordKey(value), value);
         report.files++;
       }
       for (const { value } of pages) {
@@ -179,12 +186,13 @@ export class IndexDb {
           report.dropped++;
           continue;
         }
-        const fk = fileKey(parts[0] as string, parts[1] as string, parts[2] as string);
-        if (this.files.get(fk) === undefined) {
+        // Layout 1 keyed files without their index: find the record this URL listed.
+        const rec = this.findFile(parts[0] as string, parts[1] as string, parts[2] as string, []);
+        if (rec === undefined) {
           report.dropped++;
           continue;
         }
-        this.urls.put(key, { key: fk, metadata: old.metadata });
+        this.urls.put(key, { key: recordKey(rec), metadata: old.metadata });
         report.urls++;
       }
       this.settings.put(SCHEMA_SETTING, SCHEMA_VERSION);
@@ -194,6 +202,19 @@ export class IndexDb {
 
   getFile(key: FileKey): FileRecord | undefined {
     return this.files.get(key);
+  }
+
+  /**
+   * The record of a file from the first index in `order` that has one, else
+   * from any index (imports and other indexes, in key order).
+   */
+  findFile(project: string, version: string, filename: string, order: readonly string[]): FileRecord | undefined {
+    const found: FileRecord[] = [];
+    for (const { key, value } of this.files.getRange({ start: [project, version, filename] })) {
+      if (key[0] !== project || key[1] !== version || key[2] !== filename) break;
+      found.push(value);
+    }
+    return pickByIndex(found, order);
   }
 
   projectFiles(project: string): FileRecord[] {
@@ -237,7 +258,7 @@ export class IndexDb {
     await this.root.transaction(() => {
       const seen = new Set<string>();
       for (const rec of listed) {
-        const key = fileKey(rec.project, rec.version, rec.filename);
+        const key = recordKey(rec);
         seen.add(fileKeyId(key));
         const old = this.files.get(key);
         const merged: FileRecord = old
@@ -299,7 +320,7 @@ export class IndexDb {
 
   /** Adds a file that no page listed (a direct download, an import). */
   async putFile(rec: FileRecord): Promise<void> {
-    const key = fileKey(rec.project, rec.version, rec.filename);
+    const key = recordKey(rec);
     await this.root.transaction(() => {
       this.files.put(key, rec);
       this.urls.put(rec.url, { key, metadata: false });
@@ -327,4 +348,13 @@ function isFileRecord(v: unknown): v is FileRecord {
 function isPageRecord(v: unknown): v is PageRecord {
   const r = v as Partial<PageRecord> | null;
   return !!r && typeof r.project === 'string' && typeof r.index === 'string';
+}
+
+/** The record from the first index in `order`, else the first of the rest. */
+export function pickByIndex(records: readonly FileRecord[], order: readonly string[]): FileRecord | undefined {
+  for (const index of order) {
+    const hit = records.find((r) => r.index === index);
+    if (hit) return hit;
+  }
+  return records[0];
 }

@@ -8,23 +8,26 @@ const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 const brotli = promisify(zlib.brotliDecompress);
 
-/** Index pages are buffered (they are parsed whole); anything larger is refused. */
-export const MAX_PAGE_BYTES = 128 * 1024 * 1024;
-
-/** Reads a (small) upstream body, undoing its Content-Encoding. */
-export async function readDecoded(res: UpstreamResponse, url: string): Promise<Buffer> {
+/**
+ * Reads an index page body (pages are parsed whole, so they are buffered),
+ * undoing its Content-Encoding. `maxBytes` bounds the body both as sent and
+ * once decompressed: a small gzip or deflate bomb is refused, not expanded.
+ */
+export async function readDecoded(res: UpstreamResponse, url: string, maxBytes: number): Promise<Buffer> {
+  const tooLarge = (): PipcacheError => new PipcacheError('E_LIMIT', `${url}: page larger than ${maxBytes} bytes (limits.pageBytes)`);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of res.body) {
     total += (chunk as Buffer).length;
-    if (total > MAX_PAGE_BYTES) {
+    if (total > maxBytes) {
       res.body.destroy();
-      throw new PipcacheError('E_PAGE_INVALID', `${url}: page larger than ${MAX_PAGE_BYTES} bytes`);
+      throw tooLarge();
     }
     chunks.push(chunk as Buffer);
   }
   const raw = Buffer.concat(chunks);
   const encoding = (header(res.headers, 'content-encoding') ?? 'identity').trim().toLowerCase();
+  const opts = { maxOutputLength: maxBytes };
   try {
     switch (encoding) {
       case 'identity':
@@ -32,16 +35,17 @@ export async function readDecoded(res: UpstreamResponse, url: string): Promise<B
         return raw;
       case 'gzip':
       case 'x-gzip':
-        return await gunzip(raw);
+        return await gunzip(raw, opts);
       case 'deflate':
-        return await inflate(raw);
+        return await inflate(raw, opts);
       case 'br':
-        return await brotli(raw);
+        return await brotli(raw, opts);
       default:
         throw new PipcacheError('E_PAGE_INVALID', `${url}: unsupported Content-Encoding ${encoding}`);
     }
   } catch (err) {
     if (err instanceof PipcacheError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
     throw new PipcacheError('E_PAGE_INVALID', `${url}: cannot decode ${encoding} body: ${(err as Error).message}`, { cause: err });
   }
 }

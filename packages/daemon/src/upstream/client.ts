@@ -1,6 +1,7 @@
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { UpstreamTimeouts } from '@pipcache/shared';
 import { PipcacheError } from '@pipcache/shared';
+import type { UpstreamGate } from './gate.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -42,6 +43,7 @@ export class UpstreamClient {
   constructor(
     private readonly resolve: () => Record<string, string>,
     timeouts: UpstreamTimeouts,
+    private readonly gate: UpstreamGate,
   ) {
     const connector = buildConnector({ timeout: timeouts.connectMs });
     this.agent = new Agent({
@@ -60,12 +62,14 @@ export class UpstreamClient {
     });
   }
 
+  /** One request to a configured index; the gate refuses anything else (and everything offline). */
   async request(
     url: string,
-    opts: { method?: string; headers?: Record<string, string>; body?: NodeJS.ReadableStream; signal?: AbortSignal } = {},
+    opts: { kind?: 'page' | 'file'; method?: string; headers?: Record<string, string>; body?: NodeJS.ReadableStream; signal?: AbortSignal } = {},
   ): Promise<UpstreamResponse> {
     try {
       const u = new URL(url);
+      this.gate.checkFetch(opts.kind ?? 'file', u);
       const res = await this.agent.request({
         origin: u.origin,
         path: u.pathname + u.search,

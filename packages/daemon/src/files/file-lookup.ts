@@ -1,0 +1,135 @@
+import type { Logger } from 'pino';
+import { isValidProjectName, normalizeName, parseArchiveFilename } from '@pipcache/shared';
+import type { PageResult } from '../pages/page-service.js';
+import { indexKey } from '../pages/page-service.js';
+import { fileKey, recordKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
+
+/** What the file service needs of the page service: a project's page, optionally revalidated. */
+export interface PageSource {
+  get(origin: URL, project: string, opts?: { revalidate?: boolean }): Promise<PageResult | null>;
+}
+
+export interface FileLookupDeps {
+  db: IndexDb;
+  pages: PageSource;
+  /** Whether pages may be fetched from this index now (the gate: offline mode, configured indexes). */
+  mayFetch: (origin: URL) => boolean;
+  log: Logger;
+}
+
+/**
+ * A file URL resolved to its index entry, and why it cannot be cached when
+ * it cannot (no entry, or an entry without a sha256: passed through).
+ */
+export interface Found {
+  lookup?: UrlRecord;
+  reason?: string;
+}
+
+/**
+ * Hosts that serve an index's files but not its pages. A file on any other
+ * intercepted host belongs to the index at that host's own `/simple/`.
+ */
+const FILE_HOST_INDEX: Readonly<Record<string, string>> = {
+  'files.pythonhosted.org': 'https://pypi.org',
+};
+
+/** The index whose pages list (and give the sha256 of) files served at `url`. */
+export function indexOriginFor(url: URL): URL {
+  const mapped = FILE_HOST_INDEX[url.host.toLowerCase()];
+  return new URL(mapped ?? url.origin);
+}
+
+const METADATA_SUFFIX = '.metadata';
+
+function lastSegment(pathname: string): string | null {
+  const raw = pathname.slice(pathname.lastIndexOf('/') + 1);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Finds the index entry for a file request. Pages map the URLs they list;
+ * a URL no page listed yet (a lock file's direct `name @ https://...` URL)
+ * is resolved through the project its filename names: that project's page
+ * is fetched from the index the file host belongs to, for the sha256 that
+ * the client keeps to itself (pip strips the `#sha256=` fragment, RFC 3986
+ * fragments never reach the server). Without a digest there is nothing to
+ * verify against, and the caller passes the request through uncached.
+ */
+export class FileLookup {
+  constructor(private readonly deps: FileLookupDeps) {}
+
+  /** Proxy mode: any URL on an intercepted host. */
+  async byUrl(url: URL): Promise<Found> {
+    const known = this.deps.db.lookupUrl(`${url.origin}${url.pathname}`);
+    if (known) return { lookup: known };
+    const segment = lastSegment(url.pathname);
+    if (segment === null) return {};
+    const metadata = segment.endsWith(METADATA_SUFFIX);
+    const filename = metadata ? segment.slice(0, -METADATA_SUFFIX.length) : segment;
+    const parsed = parseArchiveFilename(filename);
+    if (!parsed) return {}; // not an archive: nothing to cache
+    const origin = indexOriginFor(url);
+    const index = indexKey(origin);
+    const f = { project: parsed.project, version: parsed.version, filename, metadata };
+    return this.listed(origin, f, url.href, () => this.deps.db.getFile(fileKey(f.project, f.version, filename, index)));
+  }
+
+  /**
+   * Index mode: `/files/<project>/<version>/<filename>`, taken from the
+   * indexes in `order`, else learnt from the page of the index it fronts.
+   */
+  async byName(origin: URL, order: readonly string[], f: { project: string; version: string; filename: string; metadata: boolean }): Promise<Found> {
+    if (!isValidProjectName(f.project)) return { reason: `not a project name: ${JSON.stringify(f.project)}` };
+    const project = normalizeName(f.project);
+    const known = (): FileRecord | undefined => this.deps.db.findFile(project, f.version, f.filename, order);
+    return this.listed(origin, { ...f, project }, `${project}/${f.version}/${f.filename}`, known);
+  }
+
+  private async listed(
+    origin: URL,
+    f: { project: string; version: string; filename: string; metadata: boolean },
+    what: string,
+    known: () => FileRecord | undefined,
+  ): Promise<Found> {
+    const index = indexKey(origin);
+    const find = (rec: FileRecord | undefined): Found | undefined => {
+      if (!rec) return undefined;
+      const lookup: UrlRecord = { key: recordKey(rec), metadata: f.metadata };
+      const digest = f.metadata ? rec.coreMetadata !== false && rec.coreMetadata.hashes.sha256 : rec.sha256;
+      const held = f.metadata ? rec.metadataStored !== null : rec.stored;
+      if (!digest && !held) return { lookup, ...this.uncached(what, `${rec.index} gives no sha256 for ${f.filename}${f.metadata ? METADATA_SUFFIX : ''}`) };
+      return { lookup };
+    };
+    const byKey = (): Found | undefined => find(known());
+    const cached = byKey();
+    if (cached) return cached;
+    if (!this.deps.mayFetch(origin)) return {};
+    let page: PageResult | null;
+    try {
+      page = await this.deps.pages.get(origin, f.project);
+      // A page still fresh in the cache may predate the file's upload: ask once more.
+      if (page?.outcome === 'hit' && !byKey()) page = await this.deps.pages.get(origin, f.project, { revalidate: true });
+    } catch (err) {
+      return this.uncached(what, `the page of ${f.project} on ${index} is unavailable: ${(err as Error).message}`);
+    }
+    if (page === null) return this.uncached(what, `${index} has no project ${f.project}`);
+    const listed = byKey() ?? find(page.files().find((r) => r.filename === f.filename && r.index === index));
+    if (listed) return listed;
+    return this.uncached(
+      what,
+      page.outcome === 'stale'
+        ? `the page of ${f.project} on ${index} is unavailable (${page.reason ?? 'upstream failed'})`
+        : `${index}/simple/${f.project}/ does not list ${f.filename}`,
+    );
+  }
+
+  private uncached(what: string, reason: string): Found {
+    this.deps.log.warn({ file: what, reason }, 'no sha256 to verify the file against: not cached');
+    return { reason: `uncached: ${reason}` };
+  }
+}

@@ -1,0 +1,162 @@
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+import { allowsOnlyLoopback, parseNetwork, PipcacheError, type Config } from '@pipcache/shared';
+import { resolveTarget } from './client.js';
+
+/** What an outbound connection is for; each kind has one HTTP answer per refusal (see `refusalStatus`). */
+export type Outbound = 'page' | 'file' | 'tunnel' | 'forward';
+
+/** Loopback, private, link-local, shared, reserved and multicast space: never reached for a remote client unless allowed. */
+const INTERNAL = (() => {
+  const list = new BlockList();
+  for (const [net, prefix] of [
+    ['0.0.0.0', 8],
+    ['10.0.0.0', 8],
+    ['100.64.0.0', 10],
+    ['127.0.0.0', 8],
+    ['169.254.0.0', 16],
+    ['172.16.0.0', 12],
+    ['192.0.0.0', 24],
+    ['192.168.0.0', 16],
+    ['198.18.0.0', 15],
+    ['224.0.0.0', 4],
+    ['240.0.0.0', 4],
+  ] as const) {
+    list.addSubnet(net, prefix, 'ipv4');
+  }
+  for (const [net, prefix] of [
+    ['::', 128],
+    ['::1', 128],
+    ['::ffff:0:0', 96],
+    ['64:ff9b::', 96],
+    ['fc00::', 7],
+    ['fe80::', 10],
+    ['ff00::', 8],
+  ] as const) {
+    list.addSubnet(net, prefix, 'ipv6');
+  }
+  return list;
+})();
+
+export function isInternalAddress(addr: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
+  const a = mapped?.[1] ?? addr;
+  const family = isIP(a);
+  return family === 0 || INTERNAL.check(a, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+export interface GateDeps {
+  config: () => Config;
+  offline: () => boolean;
+}
+
+/**
+ * The one place that decides whether pipcache may open an outbound
+ * connection. Every upstream request (pages, files, pass-through) and every
+ * tunnel and forward asks it first.
+ *
+ * - Offline: nothing goes out (E_OFFLINE_MISS).
+ * - Pages and files: only the configured indexes, over https (the intercepted
+ *   hosts, and `indexUpstream` as configured); anything else is E_FORBIDDEN,
+ *   so nothing from another host can enter the cache.
+ * - Tunnels and forwards: anywhere a loopback-only daemon's user could
+ *   connect anyway. When the daemon accepts clients beyond loopback, never to
+ *   loopback, private, link-local or other internal addresses (IP literals
+ *   or names that resolve to them), except the configured indexes, `resolve`
+ *   overrides and `upstreamAllow`. The address that was checked is the one
+ *   connected to, so a name cannot change its answer in between.
+ */
+export class UpstreamGate {
+  constructor(private readonly deps: GateDeps) {}
+
+  /** Host names whose pages and files may be fetched and cached. */
+  indexHosts(): Set<string> {
+    const cfg = this.deps.config();
+    return new Set([...cfg.interceptHosts, new URL(cfg.indexUpstream).hostname.toLowerCase()]);
+  }
+
+  /**
+   * The order in which indexes are preferred when several list the same
+   * filename (export, index mode): the index that index mode fronts first
+   * (imports are recorded under it too), then the intercepted hosts in
+   * config order.
+   */
+  indexOrder(): string[] {
+    const cfg = this.deps.config();
+    const index = new URL(cfg.indexUpstream);
+    return [...new Set([index.protocol === 'https:' ? index.host : index.origin, ...cfg.interceptHosts])];
+  }
+
+  /** True when `url` is on a configured index: an intercepted host over https, or `indexUpstream` as configured. */
+  isIndexUrl(url: URL): boolean {
+    const cfg = this.deps.config();
+    if (url.origin === new URL(cfg.indexUpstream).origin) return true;
+    return url.protocol === 'https:' && (url.port === '' || url.port === '443') && cfg.interceptHosts.includes(url.hostname.toLowerCase());
+  }
+
+  /** Why a page or file request to `url` may not go out (offline, or not a configured index); null when it may. */
+  refusal(kind: 'page' | 'file', url: URL): PipcacheError | null {
+    if (this.deps.offline()) return new PipcacheError('E_OFFLINE_MISS', `offline: not fetching ${url.host}${url.pathname}`);
+    if (!this.isIndexUrl(url)) return new PipcacheError('E_FORBIDDEN', `${kind} from ${url.origin} refused: not a configured index`);
+    return null;
+  }
+
+  /** Throws unless a page or file request to `url` may go out. */
+  checkFetch(kind: 'page' | 'file', url: URL): void {
+    const refused = this.refusal(kind, url);
+    if (refused) throw refused;
+  }
+
+  /**
+   * Throws unless a tunnel or forward to host:port may go out; returns where
+   * to connect (the `resolve` override, or the checked address).
+   */
+  async checkConnect(kind: 'tunnel' | 'forward', host: string, port: number): Promise<{ host: string; port: number }> {
+    if (this.deps.offline()) throw new PipcacheError('E_OFFLINE_MISS', `offline: no ${kind} to ${host}:${port}`);
+    if (kind === 'tunnel' && port !== 443) throw new PipcacheError('E_FORBIDDEN', `tunnel to ${host}:${port} refused: only port 443 is tunnelled`);
+    const cfg = this.deps.config();
+    const name = host.toLowerCase();
+    if (cfg.resolve[`${name}:${port}`]) return resolveTarget(cfg.resolve, name, port);
+    if (allowsOnlyLoopback(cfg.allow) || this.indexHosts().has(name) || this.explicitlyAllowed(name)) return { host, port };
+    const addresses = isIP(name) ? [name] : await resolveAll(name);
+    const internal = addresses.find((a) => isInternalAddress(a) && !this.explicitlyAllowed(a));
+    if (internal !== undefined) {
+      throw new PipcacheError('E_FORBIDDEN', `${kind} to ${host}:${port} refused: ${internal} is an internal address (add it to upstreamAllow to permit it)`);
+    }
+    return { host: addresses[0] as string, port };
+  }
+
+  private explicitlyAllowed(hostOrAddr: string): boolean {
+    const family = isIP(hostOrAddr);
+    for (const entry of this.deps.config().upstreamAllow) {
+      if (entry === hostOrAddr) return true;
+      const net = parseNetwork(entry);
+      if (net && family !== 0) {
+        const list = new BlockList();
+        list.addSubnet(net.address, net.prefix, net.family);
+        if (list.check(hostOrAddr, family === 4 ? 'ipv4' : 'ipv6')) return true;
+      }
+    }
+    return false;
+  }
+}
+
+async function resolveAll(name: string): Promise<string[]> {
+  try {
+    const found = await lookup(name, { all: true, verbatim: true });
+    if (found.length > 0) return found.map((a) => a.address);
+  } catch (err) {
+    throw new PipcacheError('E_UPSTREAM', `cannot resolve ${name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+  throw new PipcacheError('E_UPSTREAM', `cannot resolve ${name}`);
+}
+
+/**
+ * The HTTP status for a refused outbound request, by kind: pip reads a page
+ * 404 as "no such project", a file 503 as retryable, and a refused tunnel or
+ * forward as 403.
+ */
+export function refusalStatus(kind: Outbound, err: PipcacheError): number {
+  if (err.code === 'E_OFFLINE_MISS') return kind === 'page' ? 404 : kind === 'file' ? 503 : 403;
+  return err.httpStatus;
+}
