@@ -124,11 +124,12 @@ async function plan(args: ExportArgs, cwd: string, pythonVersion: string, marker
   };
 }
 
-function renderProof(proof: ExportProof, check: boolean): string[] {
+function renderProof(proof: ExportProof, check: boolean, lacking: number): string[] {
   const lines: string[] = [];
   const rounds = proof.rounds === 1 ? '' : ` (${proof.rounds} rounds)`;
   if (proof.status === 'skipped') lines.push(`not proved: ${proof.reason ?? ''}`);
   else if (proof.status === 'missing') lines.push(`proof: pip asks for what the directory lacks${rounds}:`);
+  else if (check && lacking > 0) lines.push(`proved: pip resolves the set once the lacking files are added${rounds}`);
   else lines.push(`proved: pip resolves the set from the directory alone${rounds}`);
   for (const a of proof.added) {
     const files = a.files.map((f) => f.filename).join(', ') || 'nothing new';
@@ -146,7 +147,7 @@ function render(res: ExportResult, p: Plan, shownDir: string, check: boolean, pr
       lines.push(`${shownDir} lacks ${res.lacking.length} of ${res.files} files:`);
       for (const f of res.lacking) lines.push(`  ${f.filename}  (${f.project} ${f.version})`);
     } else lines.push(`${shownDir} holds all ${res.files} files (${formatBytes(res.bytes)})`);
-    lines.push(...renderProof(proof, true));
+    lines.push(...renderProof(proof, true, res.lacking?.length ?? 0));
     return lines.join('\n');
   }
   lines.push(
@@ -156,7 +157,7 @@ function render(res: ExportResult, p: Plan, shownDir: string, check: boolean, pr
   for (const s of res.sdistOnly) lines.push(`note: ${s.project} ${s.version} is an sdist only: pip builds it at install time (its build requirements are exported too)`);
   for (const n of res.notes) lines.push(`note: ${n}`);
   for (const s of res.noMetadata) lines.push(`note: no metadata for ${s.project} ${s.version}; its dependencies may be missing`);
-  lines.push(...renderProof(proof, false));
+  lines.push(...renderProof(proof, false, 0));
   lines.push('install from it with:', `  ${p.installCommand(shownDir)}`);
   return lines.join('\n');
 }
