@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   E_CLIENT_REFUSED: { exit: 1, http: 403, hint: 'add the client network to `allow` in the config' },
   E_AUTH_REQUIRED: { exit: 1, http: 407, hint: 'use the proxy URL that `pipcache env` prints (it carries the token)' },
   E_LIMIT: { exit: 1, http: 502, hint: 'a limit in the config (`limits`) was reached' },
+  E_EXPORT_UNPROVEN: { exit: 1, http: 500, hint: 'pip cannot install the exported set from the directory alone; see the message' },
 } as const satisfies Record<string, { exit: number; http: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

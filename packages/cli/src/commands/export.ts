@@ -8,6 +8,8 @@ import { formatBytes } from '../output.js';
 import { findSnapshotSource } from '../sources/index.js';
 import { resolveTarget } from '../target.js';
 import { progressBar } from '../progress.js';
+import { proveExport, skippedProof, type ProofPlan } from '../proof/export-proof.js';
+import type { ExportProof } from '../proof/prove.js';
 
 /** An export may download a whole closure first. */
 const EXPORT_TIMEOUT_MS = 2 * 60 * 60 * 1000;
@@ -30,6 +32,7 @@ export interface ExportArgs {
   allExtras?: boolean;
   group?: string[];
   fromEnv?: string;
+  proof?: boolean;
 }
 
 export function builder(y: Argv): Argv<ExportArgs> {
@@ -50,6 +53,11 @@ export function builder(y: Argv): Argv<ExportArgs> {
     .option('all-extras', { type: 'boolean', default: false, describe: 'every optional-dependencies group' })
     .option('group', { type: 'string', array: true, describe: 'PEP 735 dependency group (repeatable)' })
     .option('from-env', { type: 'string', describe: 'snapshot the distributions installed in this Python environment' })
+    .option('proof', {
+      type: 'boolean',
+      default: true,
+      describe: 'prove DIR with a dry-run install in a throwaway venv of the target Python, adding what pip asks for (--no-proof: skip)',
+    })
     .option('json', { type: 'boolean', default: false }) as unknown as Argv<ExportArgs>;
 }
 
@@ -60,6 +68,8 @@ interface Plan {
   usedSource?: string;
   notes: string[];
   installCommand: (dir: string) => string;
+  /** The local project (pyproject source), for the proof. */
+  project?: string;
 }
 
 const FIND_LINKS = (dir: string): string => `pip install --no-index --find-links ${dir}`;
@@ -110,10 +120,25 @@ async function plan(args: ExportArgs, cwd: string, pythonVersion: string, marker
     usedSource: `${source.kind} (${relative(cwd, source.path) || source.path})`,
     notes: [...notes, ...source.notes],
     installCommand: source.installCommand,
+    ...(source.project !== undefined ? { project: source.project } : {}),
   };
 }
 
-function render(res: ExportResult, p: Plan, shownDir: string, check: boolean): string {
+function renderProof(proof: ExportProof, check: boolean, lacking: number): string[] {
+  const lines: string[] = [];
+  const rounds = proof.rounds === 1 ? '' : ` (${proof.rounds} rounds)`;
+  if (proof.status === 'skipped') lines.push(`not proved: ${proof.reason ?? ''}`);
+  else if (proof.status === 'missing') lines.push(`proof: pip asks for what the directory lacks${rounds}:`);
+  else if (check && lacking > 0) lines.push(`proved: pip resolves the set once the lacking files are added${rounds}`);
+  else lines.push(`proved: pip resolves the set from the directory alone${rounds}`);
+  for (const a of proof.added) {
+    const files = a.files.map((f) => f.filename).join(', ') || 'nothing new';
+    lines.push(`  pip asked for ${a.requirement}: ${check ? 'lacking' : 'added'} ${files}`);
+  }
+  return lines;
+}
+
+function render(res: ExportResult, p: Plan, shownDir: string, check: boolean, proof: ExportProof): string {
   const lines: string[] = [];
   if (p.usedSource) lines.push(`using ${p.usedSource}`);
   for (const n of p.notes) lines.push(`note: ${n}`);
@@ -122,6 +147,7 @@ function render(res: ExportResult, p: Plan, shownDir: string, check: boolean): s
       lines.push(`${shownDir} lacks ${res.lacking.length} of ${res.files} files:`);
       for (const f of res.lacking) lines.push(`  ${f.filename}  (${f.project} ${f.version})`);
     } else lines.push(`${shownDir} holds all ${res.files} files (${formatBytes(res.bytes)})`);
+    lines.push(...renderProof(proof, true, res.lacking?.length ?? 0));
     return lines.join('\n');
   }
   lines.push(
@@ -131,6 +157,7 @@ function render(res: ExportResult, p: Plan, shownDir: string, check: boolean): s
   for (const s of res.sdistOnly) lines.push(`note: ${s.project} ${s.version} is an sdist only: pip builds it at install time (its build requirements are exported too)`);
   for (const n of res.notes) lines.push(`note: ${n}`);
   for (const s of res.noMetadata) lines.push(`note: no metadata for ${s.project} ${s.version}; its dependencies may be missing`);
+  lines.push(...renderProof(proof, false, 0));
   lines.push('install from it with:', `  ${p.installCommand(shownDir)}`);
   return lines.join('\n');
 }
@@ -157,12 +184,39 @@ export async function exportCmd(args: ExportArgs): Promise<{ result: unknown; te
     target,
   };
   const bar = progressBar(process.stderr);
-  let res: ExportResult;
-  try {
-    res = await call<ExportResult>(paths().socket, 'export', req as unknown as Record<string, unknown>, EXPORT_TIMEOUT_MS, args.json ? undefined : bar.update);
-  } finally {
-    bar.done();
-  }
+  const send = async (r: ExportRequest, quiet = false): Promise<ExportResult> => {
+    try {
+      return await call<ExportResult>(paths().socket, 'export', r as unknown as Record<string, unknown>, EXPORT_TIMEOUT_MS, args.json || quiet ? undefined : bar.update);
+    } finally {
+      bar.done();
+    }
+  };
+  const res = await send(req);
+  const proofPlan: ProofPlan = {
+    request: req,
+    shownDir: args.dir,
+    command: p.installCommand(args.dir).replace(/^pip install /, 'pip install --dry-run '),
+    ...(p.project !== undefined ? { project: p.project } : {}),
+  };
+  const skip =
+    args.proof === false
+      ? 'turned off with --no-proof'
+      : args.all
+        ? '--all exports every cached version, which is no one installable set'
+        : explicitTarget
+          ? 'the target was given with --python-version/--platform, not as an interpreter to run'
+          : null;
+  const proof =
+    skip !== null
+      ? skippedProof(proofPlan, skip)
+      : await proveExport(res, proofPlan, {
+          python: args.fromEnv ?? 'python3',
+          send: (r) => send(r, true),
+          ...(args.json ? {} : { say: (line: string) => process.stderr.write(`${line}\n`) }),
+        });
   if (args.check && res.lacking && res.lacking.length > 0) process.exitCode = 1;
-  return { result: { ...res, source: p.usedSource ?? null, installCommand: p.installCommand(args.dir) }, text: render(res, p, args.dir, Boolean(args.check)) };
+  return {
+    result: { ...res, proof, source: p.usedSource ?? null, installCommand: p.installCommand(args.dir) },
+    text: render(res, p, args.dir, Boolean(args.check), proof),
+  };
 }

@@ -152,6 +152,7 @@ export async function pyprojectSource(opts: SnapshotOptions, projectDir: string,
     constraints: [],
     pre: false,
     exact: false,
+    project: extrasForPip.length > 0 ? `${projectDir}[${extrasForPip.join(',')}]` : projectDir,
     installCommand: (dir) => pipInstall(dir, installArgs),
     notes,
   };

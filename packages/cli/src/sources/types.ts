@@ -11,6 +11,11 @@ export interface SnapshotSource {
   pre: boolean;
   /** pylock / venv: exact pins, no resolution of further dependencies needed. */
   exact: boolean;
+  /**
+   * pyproject: the project itself as pip takes it (absolute directory, with
+   * `[extras]`), so proving the export also runs its build backend.
+   */
+  project?: string;
   /** What to tell the user to run afterwards, with DIR as given (shell-quoted where needed). */
   installCommand: (dir: string) => string;
   /** Things worth telling the user (skipped editables, markers excluded, ...). */

@@ -40,6 +40,35 @@ describe('parseCoreMetadata', () => {
     expect(md.requiresDist).toEqual(['a;\npython_version<"3"']);
     expect(md.dynamic).toEqual(['requires-dist']);
   });
+  it('keeps reading past folded lines that hold only whitespace; only an empty line ends the headers', () => {
+    // The shape of pandas 3.0.x: a multi-line License whose blank-looking lines are indented spaces.
+    const text = [
+      'Metadata-Version: 2.1',
+      'Name: pandas',
+      'Version: 3.0.6',
+      'License: BSD 3-Clause License',
+      '         ',
+      '         Copyright (c) 2008-2011, AQR Capital Management, LLC',
+      '\t',
+      '         All rights reserved.',
+      'Requires-Python: >=3.11',
+      'Requires-Dist: numpy>=1.26.0; python_version < "3.14"',
+      'Requires-Dist: python-dateutil>=2.8.2',
+      'Provides-Extra: test',
+      '',
+      'Requires-Dist: body-text',
+    ].join('\n');
+    const md = parseCoreMetadata(text);
+    expect(md.requiresDist).toEqual(['numpy>=1.26.0; python_version < "3.14"', 'python-dateutil>=2.8.2']);
+    expect(md.requiresPython).toBe('>=3.11');
+    expect(md.providesExtra).toEqual(['test']);
+    // The same with CRLF line ends.
+    expect(parseCoreMetadata('Name: x\r\nVersion: 1\r\nLicense: a\r\n   \r\nRequires-Dist: y\r\n\r\n').requiresDist).toEqual(['y']);
+  });
+  it('ends the headers where the body starts without a separator, as email.parser does', () => {
+    const md = parseCoreMetadata('Name: x\nVersion: 1\nRequires-Dist: a\nThis is the description: it has a colon\nRequires-Dist: b\n');
+    expect(md.requiresDist).toEqual(['a']);
+  });
   it('requires Name and Version', () => {
     expect(() => parseCoreMetadata('Version: 1\n')).toThrow(/no Name/);
     expect(() => parseCoreMetadata('Name: x\n')).toThrow(/no Version/);

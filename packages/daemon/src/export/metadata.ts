@@ -32,22 +32,36 @@ export interface CoreMetadata {
 export const MAX_METADATA_BYTES = 10 * 1024 * 1024;
 
 /**
- * Parses RFC 822-style core metadata headers; stops at the first blank line
- * (the description body). Continuation lines (leading space or tab) extend
- * the previous header. Throws E_BAD_REQUEST when Name or Version is missing.
+ * A line that continues the headers, as Python's email.feedparser reads
+ * core metadata (`headerRE`): a header name (printable ASCII, no space or
+ * colon) and a colon, a continuation (leading space or tab), or an mbox
+ * `From ` envelope line (skipped).
+ */
+const HEADER_LINE = /^(?:From |[\x21-\x39\x3b-\x7e]*:|[ \t])/;
+
+/**
+ * Parses RFC 822-style core metadata headers the way Python's email parser
+ * (and so pip, packaging and importlib.metadata) does: the headers end at
+ * the first EMPTY line, or at a line that is neither a header nor a
+ * continuation (the body starting without a separator). A line that starts
+ * with a space or tab continues the previous header even when it holds only
+ * whitespace: folded values such as a multi-line `License:` contain such
+ * lines, and the Requires-Dist headers after them still count.
+ * Throws E_BAD_REQUEST when Name or Version is missing.
  */
 export function parseCoreMetadata(text: string): CoreMetadata {
   const headers: [string, string][] = [];
   for (const line of text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/)) {
-    if (line.trim() === '') break;
-    if (/^[ \t]/.test(line)) {
+    if (line === '' || !HEADER_LINE.test(line)) break;
+    if (line.startsWith('From ')) continue;
+    if (line[0] === ' ' || line[0] === '\t') {
       const last = headers[headers.length - 1];
-      if (last !== undefined) last[1] += '\n' + line.trim();
+      if (last !== undefined && line.trim() !== '') last[1] += '\n' + line.trim();
       continue;
     }
     const colon = line.indexOf(':');
-    if (colon <= 0) continue; // not a header; be lenient like email.parser
-    headers.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+    if (colon === 0) continue; // a header with no name: email.parser drops it too
+    headers.push([line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()]);
   }
   const all = (key: string): string[] => headers.filter(([k]) => k === key).map(([, v]) => v);
   const first = (key: string): string | undefined => all(key)[0];
