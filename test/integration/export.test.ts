@@ -93,6 +93,13 @@ describe('pipcache export', () => {
     expect(await listing(win)).toEqual([file('exapp', '1.0'), file('exlib', '1.1'), file('winonly', '1.0')].map((f) => f.filename).sort());
   });
 
+  it('--no-deps exports only the named requirements', async () => {
+    const out = join(dir, 'no-deps');
+    const r = await daemon.cli(['export', out, 'exapp', '--no-deps', '--no-proof']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(await listing(out)).toEqual([file('exapp', '1.0').filename]);
+  });
+
   it('adds the build requirements of sdist-only packages, so they build from DIR', async () => {
     const out = join(dir, 'with-sdist');
     const r = await daemon.cli(['export', out, 'usesdist']);

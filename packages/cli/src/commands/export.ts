@@ -22,7 +22,8 @@ export interface ExportArgs {
   all?: boolean;
   pythonVersion?: string;
   platform?: string[];
-  noDeps?: boolean;
+  /** `--no-deps` sets it false (yargs reads `--no-X` as the negation of X). */
+  deps?: boolean;
   prune?: boolean;
   pre?: boolean;
   check?: boolean;
@@ -44,7 +45,7 @@ export function builder(y: Argv): Argv<ExportArgs> {
     .option('all', { type: 'boolean', default: false, describe: 'export the whole cache' })
     .option('python-version', { type: 'string', describe: 'target Python (X.Y); default: the python3 on PATH' })
     .option('platform', { type: 'string', array: true, describe: 'target wheel platform tag (repeatable), e.g. manylinux2014_x86_64' })
-    .option('no-deps', { type: 'boolean', default: false, describe: 'only the named requirements, not their dependencies' })
+    .option('deps', { type: 'boolean', default: true, describe: 'with the requirements\' dependencies (--no-deps: only the named requirements)' })
     .option('pre', { type: 'boolean', default: false, describe: 'allow pre-releases' })
     .option('prune', { type: 'boolean', default: false, describe: 'delete archives in DIR that are not part of this export' })
     .option('check', { type: 'boolean', default: false, describe: 'write nothing: exit 0 if DIR holds everything, else 1 and what is missing' })
@@ -178,7 +179,7 @@ export async function exportCmd(args: ExportArgs): Promise<{ result: unknown; te
     constraints: p.constraints,
     pre: p.pre,
     all: Boolean(args.all),
-    noDeps: Boolean(args.noDeps),
+    noDeps: args.deps === false,
     prune: Boolean(args.prune),
     check: Boolean(args.check),
     target,
