@@ -72,6 +72,13 @@ describe('request targets that name another host', () => {
     const before = await projects(daemon);
     const plain = await rawExchange(daemon.address, 'GET //evil.example:8443/simple/requests/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     expect(plain.text).toMatch(/^HTTP\/1\.1 400/);
+    // A backslash is a slash to the URL parser: `/\\evil.example/...` resolved against the index would leave it.
+    for (const target of ['/\\evil.example:8443/simple/requests/', '/\\\\evil.example/simple/requests/']) {
+      const r = await rawExchange(daemon.address, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      expect(r.text, target).toMatch(/^HTTP\/1\.1 (400|404)/);
+    }
+    const slashInTunnel = await tunnelExchange(daemon.address, 'pypi.org', daemon.pipEnv.PIP_CERT ?? '', 'GET /\\evil.example:8443/simple/requests/ HTTP/1.1\r\nHost: pypi.org\r\n\r\n');
+    expect(slashInTunnel).toMatch(/^HTTP\/1\.1 (400|404)/);
     const bundle = daemon.pipEnv.PIP_CERT ?? '';
     const inTunnel = await tunnelExchange(daemon.address, 'pypi.org', bundle, 'GET //evil.example:8443/simple/requests/ HTTP/1.1\r\nHost: pypi.org\r\n\r\n');
     expect(inTunnel).toMatch(/^HTTP\/1\.1 400/);

@@ -54,8 +54,12 @@ export class Router {
     const upstream = this.deps.indexUpstream();
     let url: URL;
     try {
-      url = new URL(req.url ?? '/', upstream);
+      // The target is appended to the index's origin, never resolved against
+      // it: `//host/...` or `/\\host/...` would name another host.
+      url = new URL(`${upstream.origin}${req.url ?? '/'}`);
+      if (url.origin !== upstream.origin) throw new Error('another origin');
     } catch {
+      this.deps.log.warn({ target: (req.url ?? '').slice(0, 200) }, 'request refused: bad request target');
       sendText(res, 400, 'pipcache: bad request target');
       return;
     }
