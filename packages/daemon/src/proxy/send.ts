@@ -3,6 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseRange } from './range.js';
 
 export const READ_CHUNK = 4 * 1024 * 1024;
+/**
+ * Read size (and read-ahead) of a hit: with pipe()'s backpressure each client
+ * holds about two of these plus what its socket buffers, so it bounds the
+ * memory of many concurrent readers.
+ */
+export const HIT_READ_CHUNK = 256 * 1024;
 const IMMUTABLE = 'max-age=365000000, immutable, public';
 
 export function contentTypeFor(filename: string): string {
@@ -68,7 +74,7 @@ export function sendFile(
     return Promise.resolve(length);
   }
   return new Promise((resolve, reject) => {
-    const stream = createReadStream(file.path, { start, end, highWaterMark: READ_CHUNK });
+    const stream = createReadStream(file.path, { start, end, highWaterMark: HIT_READ_CHUNK });
     stream.on('error', (err) => {
       res.destroy(err);
       reject(err);
