@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
@@ -124,5 +125,29 @@ describe('one daemon per home', () => {
     const pid = (JSON.parse(await readFile(join(d.home, 'daemon.json'), 'utf8')) as { pid: number }).pid;
     expect(JSON.parse(await readFile(lockPath, 'utf8'))).toMatchObject({ pid });
     expect((await again.cli(['status', '--json'])).code).toBe(0);
+  });
+
+  it('a lock held by a zombie (killed, never reaped) is stale too', async () => {
+    // A parent that never reaps: its child exits at once and stays a zombie while the parent sleeps.
+    const parent = spawn('python3', ['-c', 'import os, sys, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(120)'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const zombie = Number(await new Promise<string>((res, rej) => {
+        parent.stdout.once('data', (d: Buffer) => res(d.toString().trim()));
+        parent.once('error', rej);
+      }));
+      const deadline = Date.now() + 10_000;
+      while (!/^\d+ \(.*\) Z/s.test(await readFile(`/proc/${zombie}/stat`, 'utf8')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await readFile(`/proc/${zombie}/stat`, 'utf8')).toMatch(/^\d+ \(.*\) Z/s);
+      const d = await world.startDaemon();
+      const lockPath = join(d.home, 'daemon.lock');
+      await d.stop();
+      await writeFile(lockPath, JSON.stringify({ pid: zombie, startedAt: '2020-01-01T00:00:00.000Z' }));
+      const again = await world.startDaemon({ home: d.home });
+      expect((await again.cli(['status', '--json'])).code).toBe(0);
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });

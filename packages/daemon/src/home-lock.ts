@@ -30,14 +30,24 @@ function readOwner(path: string): LockOwner | null {
   }
 }
 
-/** True while `pid` is a live process (EPERM: alive, owned by someone else). */
+/**
+ * True while `pid` is a live process (EPERM: alive, owned by someone else).
+ * A zombie is dead: it never runs again, but it answers signal 0 until its
+ * parent reaps it, which a non-reaping init (a container's, say) never does.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return true; // no procfs: trust the signal
+  }
+  return !/^\d+ \(.*\) Z/s.test(stat);
 }
 
 function held(path: string, owner: LockOwner): PipcacheError {
