@@ -3,7 +3,7 @@ import { request, type Dispatcher } from 'undici';
 import type { TestDaemon } from '../../test/helpers/daemon.js';
 import { bounded } from './common.js';
 
-export interface IndexFile {
+export interface ListedFile {
   indexUrl: string;
   pageUrl: string;
   format: string;
@@ -17,7 +17,7 @@ export interface IndexFile {
  * HTML as a fallback) lists the file under a relative URL, resolved against
  * the page URL. Fetching the page also makes the daemon record the file.
  */
-export async function indexFileUrl(daemon: TestDaemon, project: string, filename: string, dispatcher: Dispatcher): Promise<IndexFile> {
+export async function indexFileUrl(daemon: TestDaemon, project: string, filename: string, dispatcher: Dispatcher): Promise<ListedFile> {
   const envOut = await daemon.cli(['env', '--index', '--json']);
   if (envOut.code !== 0) throw new Error(`pipcache env --index --json failed: ${envOut.stderr}`);
   const indexUrl = (JSON.parse(envOut.stdout) as Record<string, string>).PIP_INDEX_URL;

@@ -42,7 +42,7 @@ async function homeState(home: string): Promise<Record<string, unknown>> {
     // The download in progress keeps growing: its temp file must still be there.
     tmp: (await readdir(join(home, 'tmp'))).sort(),
     blobs: await snapshot(join(home, 'blobs')),
-    index: await snapshot(join(home, 'index')),
+    catalog: await snapshot(join(home, 'catalog')),
     daemonJson: await readFile(join(home, 'daemon.json'), 'utf8'),
     socket: existsSync(join(home, 'daemon.sock')),
     lock: await readFile(join(home, 'daemon.lock'), 'utf8'),

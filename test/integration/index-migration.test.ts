@@ -1,12 +1,13 @@
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Key } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorld, type World } from '../helpers/world.js';
 
 /**
- * An index written by a pipcache from before the schema version (NUL-joined
- * string keys) is migrated at start: every file it held is served again.
+ * A catalog written by a pipcache from before the schema version (NUL-joined
+ * string keys, records naming their host `index`, in the home's `index/`
+ * directory) is migrated at start: every file it held is served again.
  */
 let world: World;
 
@@ -26,23 +27,29 @@ afterAll(async () => {
   await world?.close();
 });
 
-/** Rewrites an index in layout 1: NUL-joined string keys and no schema version. */
-async function downgradeToLayout1(indexPath: string): Promise<number> {
-  const root = open({ path: indexPath, compression: false });
-  const files = root.openDB<{ project: string; version: string; filename: string }, Key>({ name: 'files' });
-  const pages = root.openDB<{ index: string; project: string }, Key>({ name: 'pages' });
+/** A record of layout 1 or 2 names its host `index`. */
+function withIndexField<T extends { origin?: string }>(value: T): Omit<T, 'origin'> & { index?: string } {
+  const { origin, ...rest } = value;
+  return { ...rest, index: origin };
+}
+
+/** Rewrites a catalog in layout 1: NUL-joined string keys, `index` fields and no schema version. */
+async function downgradeToLayout1(catalogPath: string): Promise<number> {
+  const root = open({ path: catalogPath, compression: false });
+  const files = root.openDB<{ project: string; version: string; filename: string; origin?: string }, Key>({ name: 'files' });
+  const pages = root.openDB<{ origin?: string; project: string }, Key>({ name: 'pages' });
   const urls = root.openDB<{ key: string[]; metadata: boolean }, string>({ name: 'urls' });
   const settings = root.openDB<unknown, string>({ name: 'settings' });
   let count = 0;
   await root.transaction(() => {
     for (const { key, value } of [...files.getRange({})]) {
       files.remove(key);
-      files.put(`${value.project}\u0000${value.version}\u0000${value.filename}`, value);
+      files.put(`${value.project}\u0000${value.version}\u0000${value.filename}`, withIndexField(value) as never);
       count++;
     }
     for (const { key, value } of [...pages.getRange({})]) {
       pages.remove(key);
-      pages.put(`${value.index}\u0000${value.project}`, value);
+      pages.put(`${value.origin}\u0000${value.project}`, withIndexField(value) as never);
     }
     for (const { key, value } of [...urls.getRange({})]) urls.put(key, { ...value, key: value.key.slice(0, 3).join('\u0000') } as never);
     settings.remove('schemaVersion');
@@ -51,7 +58,7 @@ async function downgradeToLayout1(indexPath: string): Promise<number> {
   return count;
 }
 
-describe('an index from an older layout', () => {
+describe('a catalog from an older layout', () => {
   it('is migrated at start; every stored file is served again, offline', async () => {
     const home = join(world.dir, 'home');
     const first = await world.startDaemon({ home });
@@ -59,6 +66,8 @@ describe('an index from an older layout', () => {
     expect(cold.code, cold.stderr + cold.stdout).toBe(0);
     await first.stop();
 
+    // An older pipcache kept the catalog in `index/`.
+    await rename(join(home, 'catalog'), join(home, 'index'));
     const records = await downgradeToLayout1(join(home, 'index'));
     expect(records).toBeGreaterThanOrEqual(4);
     await writeFile(join(home, 'config.json'), JSON.stringify({ offline: true }));
@@ -66,8 +75,8 @@ describe('an index from an older layout', () => {
 
     const second = await world.startDaemon({ home });
     const logs = await second.logs();
-    const migrated = logs.find((l) => /migrated the index from layout 1 to 2/.test(l.msg));
-    expect(migrated, 'the daemon says it migrated the index').toBeDefined();
+    const migrated = logs.find((l) => /migrated the catalog from layout 1 to 3/.test(l.msg));
+    expect(migrated, 'the daemon says it migrated the catalog').toBeDefined();
     expect(migrated?.dropped).toBe(0);
     expect(migrated?.files).toBe(records);
 

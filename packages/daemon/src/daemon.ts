@@ -6,7 +6,7 @@ import { loadOrCreateCa, rotateCa, type CertificateAuthority } from './tls/ca.js
 import { canonicalHosts } from './tls/name-constraints.js';
 import { LeafCache } from './tls/leaf-cache.js';
 import { writeBundle } from './tls/bundle.js';
-import { IndexDb } from './store/index-db.js';
+import { Catalog, adoptLegacyCatalog } from './store/catalog.js';
 import { UpstreamGate } from './upstream/gate.js';
 import { ClientAccess } from './proxy/access.js';
 import { BlobStore } from './store/blob-store.js';
@@ -53,7 +53,7 @@ const DISCARD_WAIT_MS = 3_000;
 export function createDaemon(opts: DaemonOptions): Daemon {
   const { paths, logger } = opts;
   let config = opts.config;
-  let db: IndexDb | undefined;
+  let catalog: Catalog | undefined;
   let upstream: UpstreamClient | undefined;
   let files: FileService | undefined;
   let proxy: ProxyServer | undefined;
@@ -96,53 +96,54 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         }
       });
     };
-    db = new IndexDb(paths.index);
-    const index = db;
-    const migrated = await index.migrate();
+    if (await adoptLegacyCatalog(paths.legacyCatalog, paths.catalog)) logger.info({ from: paths.legacyCatalog, to: paths.catalog }, 'moved the catalog to its new directory');
+    catalog = new Catalog(paths.catalog);
+    const opened = catalog;
+    const migrated = await opened.migrate();
     if (migrated) {
       logger.info(
         migrated,
-        `migrated the index from layout ${migrated.from} to ${migrated.to}: ${migrated.files} files, ${migrated.pages} pages, ${migrated.urls} URLs kept` +
+        `migrated the catalog from layout ${migrated.from} to ${migrated.to}: ${migrated.files} files, ${migrated.pages} pages, ${migrated.urls} URLs kept` +
           (migrated.dropped ? `, ${migrated.dropped} unreadable records dropped (their pages are fetched again)` : ''),
       );
     }
-    offline = index.getSetting<boolean>('offline') ?? config.offline;
+    offline = opened.getSetting<boolean>('offline') ?? config.offline;
     const isOffline = (): boolean => offline;
     const gate = new UpstreamGate({ config: () => config, offline: isOffline });
     upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
     const up = upstream;
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
-    const pages = new PageService({ db: index, upstream: up, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
+    const pages = new PageService({ catalog: opened, upstream: up, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
     files = new FileService({
-      db: index,
+      catalog: opened,
       blobs,
       upstream: up,
       gate,
       maxUnknownBytes: () => config.limits.unknownFileBytes,
       log: logger.child({ mod: 'files' }),
       pages,
-      onStored: (host, project) => pages.bump(host, project),
+      onListingChanged: (host, project) => pages.listingChanged(host, project),
     });
     const importer = new Importer({
-      db: index,
+      catalog: opened,
       blobs,
       log: logger.child({ mod: 'import' }),
-      index: () => new URL(config.indexUpstream).host,
-      onStored: (host, project) => pages.bump(host, project),
+      origin: () => new URL(config.indexUpstream).host,
+      onListingChanged: (host, project) => pages.listingChanged(host, project),
     });
     const exporter = createExporter({
-      db: index,
+      catalog: opened,
       blobs,
       pages,
       files,
       gate,
       indexOrigin: () => new URL(config.indexUpstream),
-      indexOrder: () => gate.indexOrder(),
+      originOrder: () => gate.originOrder(),
     });
     const router = new Router({
       pages: new PageResponder(pages, () => config.coreMetadata === 'always'),
       indexUpstream: () => new URL(config.indexUpstream),
-      indexOrder: () => gate.indexOrder(),
+      originOrder: () => gate.originOrder(),
       files,
       upstream: up,
       log: logger.child({ mod: 'proxy' }),
@@ -151,7 +152,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     control = await listenControl(
       paths.socket,
       controlHandlers({
-        db: index,
+        catalog: opened,
         blobs,
         stats,
         paths,
@@ -162,7 +163,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         isOffline,
         setOffline: async (on) => {
           offline = on;
-          await index.setSetting('offline', on);
+          await opened.setSetting('offline', on);
           logger.info({ offline: on }, on ? 'offline mode on' : 'offline mode off');
         },
         stop: () => {
@@ -170,7 +171,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         },
         exporter,
         importer,
-        onChanged: (host, project) => pages.bump(host, project),
+        onListingChanged: (host, project) => pages.listingChanged(host, project),
       }),
       logger.child({ mod: 'control' }),
     );
@@ -207,7 +208,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
           rotateFor(next.interceptHosts);
           if (next.offline !== prev.offline) {
             offline = next.offline;
-            void index.setSetting('offline', offline);
+            void opened.setSetting('offline', offline);
           }
           const restart = (['port', 'host'] as const).filter((k) => next[k] !== prev[k]);
           logger.info({ offline, ...(restart.length ? { needsRestart: restart } : {}) }, 'config reloaded');
@@ -244,7 +245,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       await waitForDownloads(DISCARD_WAIT_MS);
       await closed;
       await files?.flushHits();
-      await db?.close();
+      await catalog?.close();
       logger.info('stopped');
       opts.onStopped?.();
     })();

@@ -21,7 +21,10 @@ export interface HomePaths {
   caCert: string;
   caKey: string;
   bundle: string;
-  index: string;
+  /** The LMDB catalog of pages and files. */
+  catalog: string;
+  /** Where a pipcache before layout 3 kept the catalog; moved to `catalog` at start. */
+  legacyCatalog: string;
   blobs: string;
   tmp: string;
   inbox: string;
@@ -40,7 +43,8 @@ export function homePaths(home: string): HomePaths {
     caCert: join(home, 'ca', 'ca.pem'),
     caKey: join(home, 'ca', 'ca-key.pem'),
     bundle: join(home, 'ca', 'bundle.pem'),
-    index: join(home, 'index'),
+    catalog: join(home, 'catalog'),
+    legacyCatalog: join(home, 'index'),
     blobs: join(home, 'blobs'),
     tmp: join(home, 'tmp'),
     inbox: join(home, 'inbox'),

@@ -2,7 +2,7 @@
  * CLI <-> daemon messages: one JSON object per line over the unix socket
  * `$PIPCACHE_HOME/daemon.sock` (mode 0600).
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export interface ControlRequest {
   id: number;
@@ -52,8 +52,8 @@ export interface StatusResult {
   /** Clients must present the token under the home. */
   auth: boolean;
   home: string;
-  /** `indexBytes`: the LMDB file; `bytesOnDisk`: the stored archives and metadata files. */
-  index: { projects: number; files: number; storedFiles: number; bytesOnDisk: number; indexBytes: number };
+  /** `catalogBytes`: the LMDB file; `bytesOnDisk`: the stored archives and metadata files. */
+  catalog: { projects: number; files: number; storedFiles: number; bytesOnDisk: number; catalogBytes: number };
   requests: {
     hits: number;
     misses: number;

@@ -12,8 +12,8 @@ export async function status(): Promise<{ result: unknown; text: string }> {
     ['uptime', formatDuration(st.uptimeSeconds)],
     ['mode', st.offline ? 'offline' : 'online'],
     ['home', st.home],
-    ['index', `${st.index.projects} projects, ${st.index.files} files known, ${st.index.storedFiles} stored (${formatBytes(st.index.indexBytes)})`],
-    ['on disk', formatBytes(st.index.bytesOnDisk)],
+    ['catalog', `${st.catalog.projects} projects, ${st.catalog.files} files known, ${st.catalog.storedFiles} stored (${formatBytes(st.catalog.catalogBytes)})`],
+    ['on disk', formatBytes(st.catalog.bytesOnDisk)],
     ['requests', `${r.hits} hits, ${r.misses} misses, ${r.revalidated} revalidated, ${r.stale} served stale`],
     ['served', `${formatBytes(r.bytesFromCache)} from cache, ${formatBytes(r.bytesFromUpstream)} from upstream`],
   ]);

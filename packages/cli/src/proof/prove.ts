@@ -50,27 +50,27 @@ export interface ProveDeps {
  * when what pip asks for cannot be had, E_EXPORT_UNPROVEN when pip fails
  * for another reason (a conflict, a backend error) or keeps asking.
  */
-export async function prove(d: ProveDeps): Promise<ExportProof> {
-  const proof: ExportProof = { status: 'proved', command: d.command, rounds: 0, added: [] };
+export async function prove(deps: ProveDeps): Promise<ExportProof> {
+  const proof: ExportProof = { status: 'proved', command: deps.command, rounds: 0, added: [] };
   const asked = new Set<string>();
   for (;;) {
     proof.rounds++;
-    const r = await d.dryRun(d.findLinks);
+    const r = await deps.dryRun(deps.findLinks);
     if (r.ok) {
-      if (d.checkOnly && proof.added.length > 0) proof.status = 'missing';
+      if (deps.checkOnly && proof.added.length > 0) proof.status = 'missing';
       return proof;
     }
     if (r.unsupported) {
       return { ...proof, status: 'skipped', reason: "the target interpreter's own pip has no --dry-run (pip 22.2 or later needed)" };
     }
     if (r.missing.length === 0) {
-      throw new PipcacheError('E_EXPORT_UNPROVEN', `pip cannot install the exported set from ${d.shownDir}:\n  ${d.command}\n${indent(r.tail)}`);
+      throw new PipcacheError('E_EXPORT_UNPROVEN', `pip cannot install the exported set from ${deps.shownDir}:\n  ${deps.command}\n${indent(r.tail)}`);
     }
     const again = r.missing.filter((m) => asked.has(m));
     if (again.length > 0 || proof.rounds >= MAX_PROOF_ROUNDS) {
       throw new PipcacheError(
         'E_EXPORT_UNPROVEN',
-        `pip still finds no distribution for ${(again.length > 0 ? again : r.missing).join(', ')} in ${d.shownDir} after ${proof.rounds} round(s):\n  ${d.command}\n${indent(r.tail)}`,
+        `pip still finds no distribution for ${(again.length > 0 ? again : r.missing).join(', ')} in ${deps.shownDir} after ${proof.rounds} round(s):\n  ${deps.command}\n${indent(r.tail)}`,
       );
     }
     for (const m of r.missing) asked.add(m);
@@ -78,7 +78,7 @@ export async function prove(d: ProveDeps): Promise<ExportProof> {
     const unmet: string[] = [];
     for (const requirement of r.missing) {
       try {
-        proof.added.push({ requirement, files: await d.add([requirement]) });
+        proof.added.push({ requirement, files: await deps.add([requirement]) });
       } catch (err) {
         if (!isPipcacheError(err, 'E_OFFLINE_MISS') && !isPipcacheError(err, 'E_NOT_FOUND')) throw err;
         lacking.push(err);
@@ -90,7 +90,7 @@ export async function prove(d: ProveDeps): Promise<ExportProof> {
       const what = unmet.join(', ');
       throw new PipcacheError(
         first.code,
-        `${d.shownDir} does not install: pip also needs ${what} (asked for while installing or building), and ${
+        `${deps.shownDir} does not install: pip also needs ${what} (asked for while installing or building), and ${
           first.code === 'E_OFFLINE_MISS' ? 'offline, the cache lacks it' : 'it cannot be exported'
         }:\n${lacking.map((e) => e.message).join('\n')}`,
         { cause: first, hint: first.hint },

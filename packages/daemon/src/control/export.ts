@@ -15,18 +15,18 @@ import { alreadyThere, writeExport, type ExportItem } from '../files/export-writ
 import type { PageService } from '../pages/page-service.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { UpstreamGate } from '../upstream/gate.js';
-import { recordKey, type FileRecord, type IndexDb } from '../store/index-db.js';
+import { recordKey, type FileRecord, type Catalog } from '../store/catalog.js';
 
 export interface ExporterDeps {
-  db: IndexDb;
+  catalog: Catalog;
   blobs: BlobStore;
   pages: PageService;
   files: FileService;
   /** Whether the index may be asked (offline mode is the gate's to decide). */
   gate: UpstreamGate;
   indexOrigin: () => URL;
-  /** Which index a file is taken from when several list it (see UpstreamGate.indexOrder). */
-  indexOrder: () => string[];
+  /** Which origin a file is taken from when several list it (see UpstreamGate.originOrder). */
+  originOrder: () => string[];
 }
 
 interface Picked {
@@ -49,21 +49,21 @@ function markerEnv(req: ExportRequest): MarkerEnv {
  * check the find-links directory. Offline, anything missing fails the whole
  * export before a file is written.
  */
-export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?: (p: ProgressEvent) => void) => Promise<ExportResult> {
+export function createExporter(deps: ExporterDeps): (req: ExportRequest, progress?: (p: ProgressEvent) => void) => Promise<ExportResult> {
   return async (req, progress = () => undefined) => {
     // Offline (the gate refuses the index), the export sees only what is stored.
-    const online = d.gate.refusal('page', new URL('/simple/', d.indexOrigin())) === null;
+    const online = deps.gate.refusal('page', new URL('/simple/', deps.indexOrigin())) === null;
     const picked: Picked[] = [];
     const noMetadata: { project: string; version: string }[] = [];
     const sdistOnly: { project: string; version: string }[] = [];
     const notes: string[] = [];
     if (req.all) {
-      for (const rec of d.db.allFiles()) if (rec.stored && rec.sha256) picked.push(await toPicked(d, rec, rec.sha256));
+      for (const rec of deps.catalog.allFiles()) if (rec.stored && rec.sha256) picked.push(await toPicked(deps, rec, rec.sha256));
     } else {
       const roots = parseAll(req.roots);
       if (roots.length === 0) throw new PipcacheError('E_USAGE', 'nothing to export: give -r FILE, SPEC or --all');
       progress({ phase: 'resolving', done: 0, total: 0, bytes: 0, totalBytes: 0 });
-      const source = new CacheSource({ db: d.db, blobs: d.blobs, pages: d.pages, files: d.files, online, indexOrigin: d.indexOrigin(), indexOrder: d.indexOrder(), noDeps: req.noDeps });
+      const source = new CacheSource({ catalog: deps.catalog, blobs: deps.blobs, pages: deps.pages, files: deps.files, online, indexOrigin: deps.indexOrigin(), originOrder: deps.originOrder(), noDeps: req.noDeps });
       const options = {
         target: { pythonVersion: req.target.pythonVersion, platforms: req.target.platforms, implementation: 'cp' as const },
         ...(req.target.tags ? { supportedTags: new Set(req.target.tags) } : {}),
@@ -81,7 +81,7 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
       noMetadata.push(...res.noMetadata);
       const chosen = [...res.chosen];
       if (!req.noDeps) {
-        const build = await buildClosure(d, source, chosen, options);
+        const build = await buildClosure(deps, source, chosen, options);
         chosen.push(...build.chosen);
         notes.push(...build.notes);
       }
@@ -89,7 +89,7 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
       for (const c of chosen) {
         if (c.files.every((f) => f.kind === 'sdist')) sdistOnly.push({ project: c.project, version: c.version });
         for (const f of c.files) {
-          const rec = d.db.findFile(c.project, c.version, f.filename, d.indexOrder());
+          const rec = deps.catalog.findFile(c.project, c.version, f.filename, deps.originOrder());
           if (rec?.sha256) recs.push(rec);
         }
       }
@@ -100,11 +100,11 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
       for (const rec of recs) {
         if (!rec.stored) {
           progress({ phase: 'fetching', done: fetched, total: toFetch.length, bytes: fetchedBytes, totalBytes: fetchBytes });
-          await d.files.ensureStored({ key: recordKey(rec), metadata: false });
+          await deps.files.ensureStored({ key: recordKey(rec), metadata: false });
           fetched++;
           fetchedBytes += rec.size ?? 0;
         }
-        picked.push(await toPicked(d, rec, rec.sha256 as string));
+        picked.push(await toPicked(deps, rec, rec.sha256 as string));
       }
     }
     const byName = new Map(picked.map((p) => [p.item.filename, p]));
@@ -129,7 +129,7 @@ export function createExporter(d: ExporterDeps): (req: ExportRequest, progress?:
       onProgress: (done, bytes) => progress({ phase: 'writing', done, total: items.length, bytes, totalBytes }),
       replaceDamaged: (item) => {
         const { rec } = byName.get(item.filename) as Picked;
-        return d.files.replaceDamaged({ key: recordKey(rec), metadata: false });
+        return deps.files.replaceDamaged({ key: recordKey(rec), metadata: false });
       },
     });
     return {
@@ -153,7 +153,7 @@ const MAX_BUILD_DEPTH = 3;
  * found is reported, not fatal (`--no-build-isolation` users don't need it).
  */
 async function buildClosure(
-  d: ExporterDeps,
+  deps: ExporterDeps,
   source: CacheSource,
   chosen: ChosenProject[],
   options: Omit<ResolveOptions, 'pre' | 'constraints'>,
@@ -166,9 +166,9 @@ async function buildClosure(
     const next: ChosenProject[] = [];
     for (const c of frontier) {
       const sdist = c.files.find((f) => f.kind === 'sdist');
-      const rec = sdist && d.db.findFile(c.project, c.version, sdist.filename, d.indexOrder());
+      const rec = sdist && deps.catalog.findFile(c.project, c.version, sdist.filename, deps.originOrder());
       if (!rec?.sha256) continue;
-      const path = await d.files.ensureStored({ key: recordKey(rec), metadata: false });
+      const path = await deps.files.ensureStored({ key: recordKey(rec), metadata: false });
       const requires = await readSdistBuildRequires(path, rec.filename).catch((err: Error) => {
         notes.push(`cannot read the build requirements of ${rec.filename}: ${err.message}`);
         return null;
@@ -190,7 +190,7 @@ async function buildClosure(
   return { chosen: out, notes };
 }
 
-async function toPicked(d: ExporterDeps, rec: FileRecord, sha256: string): Promise<Picked> {
-  const size = rec.size ?? (await d.blobs.size(sha256)) ?? 0;
-  return { rec, item: { filename: rec.filename, blobPath: d.blobs.path(sha256), sha256, size } };
+async function toPicked(deps: ExporterDeps, rec: FileRecord, sha256: string): Promise<Picked> {
+  const size = rec.size ?? (await deps.blobs.size(sha256)) ?? 0;
+  return { rec, item: { filename: rec.filename, blobPath: deps.blobs.path(sha256), sha256, size } };
 }

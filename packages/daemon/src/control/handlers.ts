@@ -6,29 +6,29 @@ import { status } from './status.js';
 import { verifyStore } from './verify.js';
 
 /** The control commands, keyed by name. */
-export function controlHandlers(s: ControlServices): Record<string, Handler> {
+export function controlHandlers(services: ControlServices): Record<string, Handler> {
   return {
-    hello: (): HelloResult => ({ protocol: PROTOCOL_VERSION, version: s.version, pid: process.pid }),
-    status: () => status(s),
-    ls: (args) => ls(s, args),
+    hello: (): HelloResult => ({ protocol: PROTOCOL_VERSION, version: services.version, pid: process.pid }),
+    status: () => status(services),
+    ls: (args) => ls(services, args),
     offline: async (args) => {
       if (args.on !== undefined) {
         if (typeof args.on !== 'boolean') throw new PipcacheError('E_USAGE', 'offline: expected on or off');
-        await s.setOffline(args.on);
+        await services.setOffline(args.on);
       }
-      return { offline: s.isOffline() };
+      return { offline: services.isOffline() };
     },
-    export: (args, progress) => s.exporter(checkExportRequest(args), progress),
+    export: (args, progress) => services.exporter(checkExportRequest(args), progress),
     import: (args) => {
       const paths = args.paths;
       if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string' && p.startsWith('/'))) {
         throw new PipcacheError('E_USAGE', 'import: expected absolute paths');
       }
-      return s.importer.importPaths(paths as string[]);
+      return services.importer.importPaths(paths as string[]);
     },
-    verify: (_args, progress) => verifyStore({ db: s.db, blobs: s.blobs, onChanged: s.onChanged }, progress),
+    verify: (_args, progress) => verifyStore({ catalog: services.catalog, blobs: services.blobs, onListingChanged: services.onListingChanged }, progress),
     stop: () => {
-      setImmediate(() => s.stop());
+      setImmediate(() => services.stop());
       return { stopping: true };
     },
   };

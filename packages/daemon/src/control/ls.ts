@@ -1,5 +1,5 @@
 import { normalizeName, type LsFile, type LsResult } from '@pipcache/shared';
-import type { FileRecord } from '../store/index-db.js';
+import type { FileRecord } from '../store/catalog.js';
 import type { ControlServices } from './services.js';
 
 function toLs(f: FileRecord): LsFile {
@@ -19,11 +19,11 @@ function toLs(f: FileRecord): LsFile {
 }
 
 /** Projects with counts; with a project, its files too (stored or only listed). */
-export function ls(s: ControlServices, args: { project?: unknown }): LsResult {
+export function ls(services: ControlServices, args: { project?: unknown }): LsResult {
   const project = typeof args.project === 'string' && args.project ? normalizeName(args.project) : undefined;
   const byProject = new Map<string, { versions: Set<string>; files: number; storedFiles: number; bytes: number }>();
   const files: LsFile[] = [];
-  const source = project ? s.db.projectFiles(project) : s.db.allFiles();
+  const source = project ? services.catalog.projectFiles(project) : services.catalog.allFiles();
   for (const f of source) {
     if (!project && !f.stored) continue;
     let p = byProject.get(f.project);

@@ -1,13 +1,13 @@
 import type { Config, HomePaths } from '@pipcache/shared';
-import type { IndexDb } from '../store/index-db.js';
+import type { Catalog } from '../store/catalog.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Stats } from '../stats.js';
 import type { ExportRequest, ExportResult, ProgressEvent } from '@pipcache/shared';
 import type { Importer } from '../files/importer.js';
 
-/** What control handlers may use; they never reach LMDB except through IndexDb. */
+/** What control handlers may use; they never reach LMDB except through Catalog. */
 export interface ControlServices {
-  db: IndexDb;
+  catalog: Catalog;
   blobs: BlobStore;
   stats: Stats;
   paths: HomePaths;
@@ -20,6 +20,6 @@ export interface ControlServices {
   stop: () => void;
   exporter: (req: ExportRequest, progress?: (p: ProgressEvent) => void) => Promise<ExportResult>;
   /** A stored file changed (removed as damaged): pages re-render. */
-  onChanged: (index: string, project: string) => void;
+  onListingChanged: (index: string, project: string) => void;
   importer: Importer;
 }

@@ -11,12 +11,12 @@ function sizeOf(path: string): number {
   }
 }
 
-export function status(s: ControlServices): StatusResult {
+export function status(services: ControlServices): StatusResult {
   const projects = new Set<string>();
   let files = 0;
   let storedFiles = 0;
   let bytesOnDisk = 0;
-  for (const f of s.db.allFiles()) {
+  for (const f of services.catalog.allFiles()) {
     projects.add(f.project);
     files++;
     if (f.stored) {
@@ -24,19 +24,19 @@ export function status(s: ControlServices): StatusResult {
       bytesOnDisk += f.size ?? 0;
     }
   }
-  const { host, port } = s.address();
+  const { host, port } = services.address();
   return {
     pid: process.pid,
-    version: s.version,
+    version: services.version,
     address: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     host,
     port,
-    startedAt: s.startedAt.toISOString(),
-    uptimeSeconds: Math.round((Date.now() - s.startedAt.getTime()) / 1000),
-    offline: s.isOffline(),
-    auth: s.config().auth,
-    home: s.paths.home,
-    index: { projects: projects.size, files, storedFiles, bytesOnDisk, indexBytes: sizeOf(join(s.paths.index, 'data.mdb')) },
-    requests: s.stats.snapshot(),
+    startedAt: services.startedAt.toISOString(),
+    uptimeSeconds: Math.round((Date.now() - services.startedAt.getTime()) / 1000),
+    offline: services.isOffline(),
+    auth: services.config().auth,
+    home: services.paths.home,
+    catalog: { projects: projects.size, files, storedFiles, bytesOnDisk, catalogBytes: sizeOf(join(services.paths.catalog, 'data.mdb')) },
+    requests: services.stats.snapshot(),
   };
 }

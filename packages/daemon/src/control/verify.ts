@@ -1,7 +1,7 @@
 import type { ProgressEvent, VerifyResult } from '@pipcache/shared';
 import { sha256Of } from '../files/export-writer.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { recordKey, type FileKey, type IndexDb } from '../store/index-db.js';
+import { recordKey, type FileKey, type Catalog } from '../store/catalog.js';
 
 /** The digest of a blob, or null when it is missing; any other read error is thrown. */
 async function digestOrMissing(path: string): Promise<string | null> {
@@ -21,22 +21,22 @@ async function digestOrMissing(path: string): Promise<string | null> {
  * about its content: it is reported as an error and kept.
  */
 export async function verifyStore(
-  d: { db: IndexDb; blobs: BlobStore; onChanged: (index: string, project: string) => void },
+  deps: { catalog: Catalog; blobs: BlobStore; onListingChanged: (origin: string, project: string) => void },
   progress: (p: ProgressEvent) => void,
 ): Promise<VerifyResult> {
-  const targets: { key: FileKey; index: string; project: string; filename: string; sha256: string; metadata: boolean; size: number }[] = [];
-  for (const f of d.db.allFiles()) {
+  const targets: { key: FileKey; origin: string; project: string; filename: string; sha256: string; metadata: boolean; size: number }[] = [];
+  for (const f of deps.catalog.allFiles()) {
     const key = recordKey(f);
-    if (f.stored && f.sha256) targets.push({ key, index: f.index, project: f.project, filename: f.filename, sha256: f.sha256, metadata: false, size: f.size ?? 0 });
+    if (f.stored && f.sha256) targets.push({ key, origin: f.origin, project: f.project, filename: f.filename, sha256: f.sha256, metadata: false, size: f.size ?? 0 });
     if (f.metadataStored) {
-      targets.push({ key, index: f.index, project: f.project, filename: `${f.filename}.metadata`, sha256: f.metadataStored, metadata: true, size: 0 });
+      targets.push({ key, origin: f.origin, project: f.project, filename: `${f.filename}.metadata`, sha256: f.metadataStored, metadata: true, size: 0 });
     }
   }
   const totalBytes = targets.reduce((a, t) => a + t.size, 0);
   const result: VerifyResult = { checked: 0, bytes: 0, damaged: [], errors: [] };
   for (const t of targets) {
     progress({ phase: 'verifying', done: result.checked, total: targets.length, bytes: result.bytes, totalBytes });
-    const path = d.blobs.path(t.sha256);
+    const path = deps.blobs.path(t.sha256);
     let actual: string | null;
     try {
       actual = await digestOrMissing(path);
@@ -50,9 +50,9 @@ export async function verifyStore(
     result.bytes += t.size;
     if (actual === t.sha256) continue;
     result.damaged.push({ filename: t.filename, project: t.project, sha256: t.sha256, reason: actual === null ? 'missing' : `hashes to ${actual}` });
-    await d.blobs.remove(t.sha256);
-    await d.db.updateFile(t.key, (r) => (t.metadata ? { ...r, metadataStored: null } : { ...r, stored: false }));
-    d.onChanged(t.index, t.project);
+    await deps.blobs.remove(t.sha256);
+    await deps.catalog.updateFile(t.key, (r) => (t.metadata ? { ...r, metadataStored: null } : { ...r, stored: false }));
+    deps.onListingChanged(t.origin, t.project);
   }
   return result;
 }

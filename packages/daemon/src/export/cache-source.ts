@@ -3,12 +3,12 @@ import { parseArchiveFilename } from '@pipcache/shared';
 import type { FileService } from '../files/file-service.js';
 import type { PageService } from '../pages/page-service.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { pickByIndex, recordKey, type FileRecord, type IndexDb } from '../store/index-db.js';
+import { pickByOrigin, recordKey, type FileRecord, type Catalog } from '../store/catalog.js';
 import { parseCoreMetadata, readSdistMetadata, readWheelMetadata } from './metadata.js';
 import type { CandidateFile, CandidateSource } from './resolver.js';
 
 export interface CacheSourceDeps {
-  db: IndexDb;
+  catalog: Catalog;
   blobs: BlobStore;
   pages: PageService;
   files: FileService;
@@ -16,7 +16,7 @@ export interface CacheSourceDeps {
   online: boolean;
   indexOrigin: URL;
   /** Which index a file is taken from when several list it. */
-  indexOrder: string[];
+  originOrder: string[];
   /** --no-deps: report no dependencies. */
   noDeps: boolean;
 }
@@ -28,20 +28,20 @@ export interface CacheSourceDeps {
  */
 export class CacheSource implements CandidateSource {
   private readonly refreshed = new Set<string>();
-  private readonly deps = new Map<string, Promise<string[] | null>>();
+  private readonly requirements = new Map<string, Promise<string[] | null>>();
 
-  constructor(private readonly d: CacheSourceDeps) {}
+  constructor(private readonly deps: CacheSourceDeps) {}
 
   private async records(project: string): Promise<FileRecord[]> {
-    if (this.d.online && !this.refreshed.has(project)) {
+    if (this.deps.online && !this.refreshed.has(project)) {
       this.refreshed.add(project);
-      await this.d.pages.get(this.d.indexOrigin, project).catch(() => null);
+      await this.deps.pages.get(this.deps.indexOrigin, project).catch(() => null);
     }
-    const usable = this.d.db.projectFiles(project).filter((r) => this.d.online || r.stored);
+    const usable = this.deps.catalog.projectFiles(project).filter((r) => this.deps.online || r.stored);
     // One record per filename: the one from the index that comes first in the stated order.
     const byName = new Map<string, FileRecord[]>();
     for (const r of usable) byName.set(r.filename, [...(byName.get(r.filename) ?? []), r]);
-    return [...byName.values()].map((recs) => pickByIndex(recs, this.d.indexOrder) as FileRecord);
+    return [...byName.values()].map((recs) => pickByOrigin(recs, this.deps.originOrder) as FileRecord);
   }
 
   async versions(project: string): Promise<{ version: string; files: CandidateFile[] }[]> {
@@ -63,12 +63,12 @@ export class CacheSource implements CandidateSource {
   }
 
   requiresDist(project: string, version: string): Promise<string[] | null> {
-    if (this.d.noDeps) return Promise.resolve([]);
+    if (this.deps.noDeps) return Promise.resolve([]);
     const key = `${project}\u0000${version}`;
-    let p = this.deps.get(key);
+    let p = this.requirements.get(key);
     if (!p) {
       p = this.readRequires(project, version);
-      this.deps.set(key, p);
+      this.requirements.set(key, p);
     }
     return p;
   }
@@ -78,25 +78,25 @@ export class CacheSource implements CandidateSource {
     const key = recordKey;
     // Cheapest first: a stored .metadata, a stored wheel, a stored sdist; then fetch.
     const withMeta = recs.find((r) => r.metadataStored);
-    if (withMeta?.metadataStored) return parseCoreMetadata(await readFile(this.d.blobs.path(withMeta.metadataStored), 'utf8')).requiresDist;
+    if (withMeta?.metadataStored) return parseCoreMetadata(await readFile(this.deps.blobs.path(withMeta.metadataStored), 'utf8')).requiresDist;
     const wheel = recs.find((r) => r.kind === 'wheel' && r.stored && r.sha256);
-    if (wheel?.sha256) return (await readWheelMetadata(this.d.blobs.path(wheel.sha256))).requiresDist;
+    if (wheel?.sha256) return (await readWheelMetadata(this.deps.blobs.path(wheel.sha256))).requiresDist;
     const sdist = recs.find((r) => r.kind === 'sdist' && r.stored && r.sha256);
     if (sdist?.sha256) {
-      const meta = await readSdistMetadata(this.d.blobs.path(sdist.sha256), sdist.filename).catch(() => null);
+      const meta = await readSdistMetadata(this.deps.blobs.path(sdist.sha256), sdist.filename).catch(() => null);
       if (meta) return meta.requiresDist;
     }
-    if (!this.d.online) return null;
+    if (!this.deps.online) return null;
     const remoteMeta = recs.find((r) => r.coreMetadata !== false && r.coreMetadata.hashes.sha256);
     if (remoteMeta) {
-      const path = await this.d.files.ensureStored({ key: key(remoteMeta), metadata: true });
+      const path = await this.deps.files.ensureStored({ key: key(remoteMeta), metadata: true });
       return parseCoreMetadata(await readFile(path, 'utf8')).requiresDist;
     }
     const anyWheel = recs.find((r) => r.kind === 'wheel' && r.sha256);
-    if (anyWheel) return (await readWheelMetadata(await this.d.files.ensureStored({ key: key(anyWheel), metadata: false }))).requiresDist;
+    if (anyWheel) return (await readWheelMetadata(await this.deps.files.ensureStored({ key: key(anyWheel), metadata: false }))).requiresDist;
     const anySdist = recs.find((r) => r.kind === 'sdist' && r.sha256);
     if (anySdist) {
-      const meta = await readSdistMetadata(await this.d.files.ensureStored({ key: key(anySdist), metadata: false }), anySdist.filename).catch(() => null);
+      const meta = await readSdistMetadata(await this.deps.files.ensureStored({ key: key(anySdist), metadata: false }), anySdist.filename).catch(() => null);
       return meta ? meta.requiresDist : null;
     }
     return null;

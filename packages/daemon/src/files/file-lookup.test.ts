@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PageOutcome, PageResult } from '../pages/page-service.js';
-import { fileKey, IndexDb, type FileRecord, type PageRecord } from '../store/index-db.js';
+import { fileKey, Catalog, type FileRecord, type PageRecord } from '../store/catalog.js';
 import { FileLookup, indexOriginFor, type PageSource } from './file-lookup.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pc-lookup-'));
@@ -20,7 +20,7 @@ function record(project: string, version: string, filename: string, extra: Parti
     version,
     filename,
     kind: filename.endsWith('.whl') ? 'wheel' : 'sdist',
-    index: 'pypi.org',
+    origin: 'pypi.org',
     url: urlOf(filename),
     sha256: 'a'.repeat(64),
     size: 10,
@@ -42,7 +42,7 @@ class Upstream implements PageSource {
   calls: { origin: string; project: string; revalidate: boolean }[] = [];
   /** Outcome of the next get (a fresh cached page is a 'hit'); 'fail' throws. */
   next: PageOutcome | 'fail' = 'miss';
-  constructor(private readonly db: IndexDb) {}
+  constructor(private readonly catalog: Catalog) {}
 
   async get(origin: URL, project: string, opts: { revalidate?: boolean } = {}): Promise<PageResult | null> {
     this.calls.push({ origin: origin.origin, project, revalidate: opts.revalidate === true });
@@ -51,24 +51,24 @@ class Upstream implements PageSource {
     if (outcome === 'fail') throw new Error('connect ECONNREFUSED');
     const listed = this.listings.get(project);
     if (!listed) return null;
-    const page: PageRecord = { project, name: project, index: 'pypi.org', upstreamUrl: '', etag: null, lastModified: null, fetchedAt: Date.now(), maxAge: 600 };
-    if (outcome !== 'hit') await this.db.savePage(page, listed);
-    return { record: page, files: () => this.db.projectFiles(project), outcome, revision: 0 };
+    const page: PageRecord = { project, name: project, origin: 'pypi.org', upstreamUrl: '', etag: null, lastModified: null, fetchedAt: Date.now(), maxAge: 600 };
+    if (outcome !== 'hit') await this.catalog.savePage(page, listed);
+    return { record: page, files: () => this.catalog.projectFiles(project), outcome, revision: 0 };
   }
 }
 
-let db: IndexDb;
+let catalog: Catalog;
 let upstream: Upstream;
 let offline: boolean;
 let lookup: FileLookup;
 
 beforeEach(async () => {
-  db = new IndexDb(join(dir, `db-${dbs++}`));
-  await db.migrate();
-  upstream = new Upstream(db);
+  catalog = new Catalog(join(dir, `catalog-${dbs++}`));
+  await catalog.migrate();
+  upstream = new Upstream(catalog);
   offline = false;
-  lookup = new FileLookup({ db, pages: upstream, mayFetch: () => !offline, log: pino({ level: 'silent' }) });
-  return () => db.close();
+  lookup = new FileLookup({ catalog, pages: upstream, mayFetch: () => !offline, log: pino({ level: 'silent' }) });
+  return () => catalog.close();
 });
 
 describe('FileLookup', () => {
@@ -79,7 +79,7 @@ describe('FileLookup', () => {
 
   it('finds a URL a page listed without asking for the page', async () => {
     const rec = record('markupsafe', '3.0.3', LONG);
-    await db.savePage({ project: 'markupsafe', name: 'MarkupSafe', index: 'pypi.org', upstreamUrl: '', etag: null, lastModified: null, fetchedAt: 0, maxAge: 0 }, [rec]);
+    await catalog.savePage({ project: 'markupsafe', name: 'MarkupSafe', origin: 'pypi.org', upstreamUrl: '', etag: null, lastModified: null, fetchedAt: 0, maxAge: 0 }, [rec]);
     expect(await lookup.byUrl(new URL(rec.url))).toEqual({ lookup: { key: fileKey('markupsafe', '3.0.3', LONG, 'pypi.org'), metadata: false } });
     expect(upstream.calls).toEqual([]);
   });

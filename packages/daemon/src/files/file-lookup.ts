@@ -1,19 +1,19 @@
 import type { Logger } from 'pino';
 import { isValidProjectName, normalizeName, parseArchiveFilename } from '@pipcache/shared';
 import type { PageResult } from '../pages/page-service.js';
-import { indexKey } from '../pages/page-service.js';
-import { fileKey, recordKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
+import { originOf } from '../pages/page-service.js';
+import { fileKey, recordKey, type FileRecord, type Catalog, type UrlRecord } from '../store/catalog.js';
 
 /** What the file service needs of the page service: a project's page, optionally revalidated. */
 export interface PageSource {
-  get(origin: URL, project: string, opts?: { revalidate?: boolean }): Promise<PageResult | null>;
+  get(indexUrl: URL, project: string, opts?: { revalidate?: boolean }): Promise<PageResult | null>;
 }
 
 export interface FileLookupDeps {
-  db: IndexDb;
+  catalog: Catalog;
   pages: PageSource;
   /** Whether pages may be fetched from this index now (the gate: offline mode, configured indexes). */
-  mayFetch: (origin: URL) => boolean;
+  mayFetch: (indexUrl: URL) => boolean;
   log: Logger;
 }
 
@@ -65,7 +65,7 @@ export class FileLookup {
 
   /** Proxy mode: any URL on an intercepted host. */
   async byUrl(url: URL): Promise<Found> {
-    const known = this.deps.db.lookupUrl(`${url.origin}${url.pathname}`);
+    const known = this.deps.catalog.lookupUrl(`${url.origin}${url.pathname}`);
     if (known) return { lookup: known };
     const segment = lastSegment(url.pathname);
     if (segment === null) return {};
@@ -73,58 +73,58 @@ export class FileLookup {
     const filename = metadata ? segment.slice(0, -METADATA_SUFFIX.length) : segment;
     const parsed = parseArchiveFilename(filename);
     if (!parsed) return {}; // not an archive: nothing to cache
-    const origin = indexOriginFor(url);
-    const index = indexKey(origin);
+    const indexUrl = indexOriginFor(url);
+    const origin = originOf(indexUrl);
     const f = { project: parsed.project, version: parsed.version, filename, metadata };
-    return this.listed(origin, f, url.href, () => this.deps.db.getFile(fileKey(f.project, f.version, filename, index)));
+    return this.listed(indexUrl, f, url.href, () => this.deps.catalog.getFile(fileKey(f.project, f.version, filename, origin)));
   }
 
   /**
    * Index mode: `/files/<project>/<version>/<filename>`, taken from the
    * indexes in `order`, else learnt from the page of the index it fronts.
    */
-  async byName(origin: URL, order: readonly string[], f: { project: string; version: string; filename: string; metadata: boolean }): Promise<Found> {
+  async byName(indexUrl: URL, order: readonly string[], f: { project: string; version: string; filename: string; metadata: boolean }): Promise<Found> {
     if (!isValidProjectName(f.project)) return { reason: `not a project name: ${JSON.stringify(f.project)}` };
     const project = normalizeName(f.project);
-    const known = (): FileRecord | undefined => this.deps.db.findFile(project, f.version, f.filename, order);
-    return this.listed(origin, { ...f, project }, `${project}/${f.version}/${f.filename}`, known);
+    const known = (): FileRecord | undefined => this.deps.catalog.findFile(project, f.version, f.filename, order);
+    return this.listed(indexUrl, { ...f, project }, `${project}/${f.version}/${f.filename}`, known);
   }
 
   private async listed(
-    origin: URL,
+    indexUrl: URL,
     f: { project: string; version: string; filename: string; metadata: boolean },
     what: string,
     known: () => FileRecord | undefined,
   ): Promise<Found> {
-    const index = indexKey(origin);
+    const origin = originOf(indexUrl);
     const find = (rec: FileRecord | undefined): Found | undefined => {
       if (!rec) return undefined;
       const lookup: UrlRecord = { key: recordKey(rec), metadata: f.metadata };
       const digest = f.metadata ? rec.coreMetadata !== false && rec.coreMetadata.hashes.sha256 : rec.sha256;
       const held = f.metadata ? rec.metadataStored !== null : rec.stored;
-      if (!digest && !held) return { lookup, ...this.uncached(what, `${rec.index} gives no sha256 for ${f.filename}${f.metadata ? METADATA_SUFFIX : ''}`) };
+      if (!digest && !held) return { lookup, ...this.uncached(what, `${rec.origin} gives no sha256 for ${f.filename}${f.metadata ? METADATA_SUFFIX : ''}`) };
       return { lookup };
     };
     const byKey = (): Found | undefined => find(known());
     const cached = byKey();
     if (cached) return cached;
-    if (!this.deps.mayFetch(origin)) return {};
+    if (!this.deps.mayFetch(indexUrl)) return {};
     let page: PageResult | null;
     try {
-      page = await this.deps.pages.get(origin, f.project);
+      page = await this.deps.pages.get(indexUrl, f.project);
       // A page still fresh in the cache may predate the file's upload: ask once more.
-      if (page?.outcome === 'hit' && !byKey()) page = await this.deps.pages.get(origin, f.project, { revalidate: true });
+      if (page?.outcome === 'hit' && !byKey()) page = await this.deps.pages.get(indexUrl, f.project, { revalidate: true });
     } catch (err) {
-      return this.uncached(what, `the page of ${f.project} on ${index} is unavailable: ${(err as Error).message}`);
+      return this.uncached(what, `the page of ${f.project} on ${origin} is unavailable: ${(err as Error).message}`);
     }
-    if (page === null) return this.uncached(what, `${index} has no project ${f.project}`);
-    const listed = byKey() ?? find(page.files().find((r) => r.filename === f.filename && r.index === index));
+    if (page === null) return this.uncached(what, `${origin} has no project ${f.project}`);
+    const listed = byKey() ?? find(page.files().find((r) => r.filename === f.filename && r.origin === origin));
     if (listed) return listed;
     return this.uncached(
       what,
       page.outcome === 'stale'
-        ? `the page of ${f.project} on ${index} is unavailable (${page.reason ?? 'upstream failed'})`
-        : `${index}/simple/${f.project}/ does not list ${f.filename}`,
+        ? `the page of ${f.project} on ${origin} is unavailable (${page.reason ?? 'upstream failed'})`
+        : `${origin}/simple/${f.project}/ does not list ${f.filename}`,
     );
   }
 

@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { PipcacheError, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore } from '../store/blob-store.js';
-import { recordKey, fileKeyId, type FileKey, type FileRecord, type IndexDb, type UrlRecord } from '../store/index-db.js';
+import { recordKey, fileKeyId, type FileKey, type FileRecord, type Catalog, type UrlRecord } from '../store/catalog.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { UpstreamGate } from '../upstream/gate.js';
 import { answerRefusal } from '../proxy/refuse.js';
@@ -18,7 +18,7 @@ const SMALL_BLOB_BUDGET = 64 * 1024 * 1024;
 const HIT_FLUSH_MS = 1000;
 
 export interface FileServiceDeps {
-  db: IndexDb;
+  catalog: Catalog;
   blobs: BlobStore;
   upstream: UpstreamClient;
   /** Decides whether a file may be fetched (offline mode, configured indexes). */
@@ -29,7 +29,7 @@ export interface FileServiceDeps {
   /** Pages give the sha256 of files requested by URLs no page listed yet. */
   pages: PageSource;
   /** Called when a file of a project became stored (page listings change offline). */
-  onStored: (index: string, project: string) => void;
+  onListingChanged: (origin: string, project: string) => void;
 }
 
 /** The blob a URL stands for: an archive or its PEP 658 metadata. */
@@ -69,7 +69,7 @@ export class FileService {
 
   constructor(private readonly deps: FileServiceDeps) {
     this.lookup = new FileLookup({
-      db: deps.db,
+      catalog: deps.catalog,
       pages: deps.pages,
       mayFetch: (origin) => deps.gate.refusal('page', new URL('/simple/', origin)) === null,
       log: deps.log,
@@ -92,7 +92,7 @@ export class FileService {
 
   /** The upstream URL of a known file, for requests this service leaves to a pass-through. */
   upstreamUrl(lookup: UrlRecord): string | undefined {
-    const rec = this.deps.db.getFile(lookup.key);
+    const rec = this.deps.catalog.getFile(lookup.key);
     return rec ? targetOf(rec, lookup.metadata).url : undefined;
   }
 
@@ -102,7 +102,7 @@ export class FileService {
    * or a HEAD / Range request on a miss).
    */
   async serve(ctx: RequestContext, lookup: UrlRecord): Promise<boolean> {
-    const rec = this.deps.db.getFile(lookup.key);
+    const rec = this.deps.catalog.getFile(lookup.key);
     if (!rec) return false;
     const t = targetOf(rec, lookup.metadata);
     if (t.stored) {
@@ -153,8 +153,8 @@ export class FileService {
     const sha = t.stored as string;
     this.deps.log.error({ key: lookup.key, sha256: sha }, 'stored blob is damaged; removed, fetching again');
     await this.deps.blobs.remove(sha);
-    await this.deps.db.updateFile(lookup.key, (r) => (lookup.metadata ? { ...r, metadataStored: null } : { ...r, stored: false }));
-    this.deps.onStored(t.rec.index, t.rec.project);
+    await this.deps.catalog.updateFile(lookup.key, (r) => (lookup.metadata ? { ...r, metadataStored: null } : { ...r, stored: false }));
+    this.deps.onListingChanged(t.rec.origin, t.rec.project);
     t.stored = null;
   }
 
@@ -163,8 +163,8 @@ export class FileService {
    * and returns its blob path. For export and metadata reads; no client involved.
    */
   async ensureStored(lookup: UrlRecord): Promise<string> {
-    const rec = this.deps.db.getFile(lookup.key);
-    if (!rec) throw new PipcacheError('E_NOT_FOUND', `not in the index: ${fileKeyId(lookup.key)}`);
+    const rec = this.deps.catalog.getFile(lookup.key);
+    if (!rec) throw new PipcacheError('E_NOT_FOUND', `not in the catalog: ${fileKeyId(lookup.key)}`);
     const t = targetOf(rec, lookup.metadata);
     if (t.stored) {
       const size = await this.deps.blobs.size(t.stored);
@@ -184,8 +184,8 @@ export class FileService {
    * is gone either way, so the next attempt online fetches it).
    */
   async replaceDamaged(lookup: UrlRecord): Promise<string> {
-    const rec = this.deps.db.getFile(lookup.key);
-    if (!rec) throw new PipcacheError('E_NOT_FOUND', `not in the index: ${fileKeyId(lookup.key)}`);
+    const rec = this.deps.catalog.getFile(lookup.key);
+    if (!rec) throw new PipcacheError('E_NOT_FOUND', `not in the catalog: ${fileKeyId(lookup.key)}`);
     const t = targetOf(rec, lookup.metadata);
     if (t.stored) await this.forget(lookup, t);
     return this.ensureStored(lookup);
@@ -210,7 +210,7 @@ export class FileService {
     if (this.hits.size === 0) return;
     const batch = this.hits;
     this.hits = new Map();
-    await this.deps.db.addHits(batch.values()).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not record hits'));
+    await this.deps.catalog.addHits(batch.values()).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not record hits'));
   }
 
   private download(t: Target): Download {
@@ -246,14 +246,14 @@ export class FileService {
 
   private async markStored(t: Target, sha: string, size: number | null): Promise<void> {
     // The size is kept so that every later hit can check it.
-    await this.deps.db.updateFile(recordKey(t.rec), (r) =>
+    await this.deps.catalog.updateFile(recordKey(t.rec), (r) =>
       t.metadata
         ? { ...r, metadataStored: sha, ...(size !== null ? { metadataSize: size } : {}) }
         : r.sha256 === sha
           ? { ...r, stored: true, size: size ?? r.size } // the verified bytes' size wins over what a page said
           : r,
     );
-    this.deps.onStored(t.rec.index, t.rec.project);
+    this.deps.onListingChanged(t.rec.origin, t.rec.project);
   }
 
   private async streamMiss(ctx: RequestContext, t: Target): Promise<void> {

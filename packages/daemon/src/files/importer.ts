@@ -5,15 +5,15 @@ import type { Logger } from 'pino';
 import { parseArchiveFilename, type ImportResult } from '@pipcache/shared';
 import { readSdistMetadata, readWheelMetadata } from '../export/metadata.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { fileKey, type IndexDb } from '../store/index-db.js';
+import { fileKey, type Catalog } from '../store/catalog.js';
 
 export interface ImporterDeps {
-  db: IndexDb;
+  catalog: Catalog;
   blobs: BlobStore;
   log: Logger;
-  /** The index imported files are listed under (its pages show them). */
-  index: () => string;
-  onStored: (index: string, project: string) => void;
+  /** The origin imported files are listed under (its pages show them). */
+  origin: () => string;
+  onListingChanged: (origin: string, project: string) => void;
 }
 
 const MAX_DEPTH = 8;
@@ -37,7 +37,7 @@ async function* walk(path: string, depth = 0): AsyncGenerator<string> {
  * name says, hashed on the way into the blob store, and listed in the index.
  */
 export class Importer {
-  constructor(private readonly d: ImporterDeps) {}
+  constructor(private readonly deps: ImporterDeps) {}
 
   async importPaths(paths: string[]): Promise<ImportResult> {
     const result: ImportResult = { imported: [], already: [], skipped: [] };
@@ -66,9 +66,9 @@ export class Importer {
       result.skipped.push({ path, reason: `not a readable ${parsed.kind}: ${(err as Error).message}` });
       return;
     }
-    const index = this.d.index();
-    const key = fileKey(parsed.project, parsed.version, filename, index);
-    const writer = this.d.blobs.createWriter();
+    const origin = this.deps.origin();
+    const key = fileKey(parsed.project, parsed.version, filename, origin);
+    const writer = this.deps.blobs.createWriter();
     let sha256: string;
     let size: number;
     try {
@@ -81,7 +81,7 @@ export class Importer {
       result.skipped.push({ path, reason: (err as Error).message });
       return;
     }
-    const existing = this.d.db.getFile(key);
+    const existing = this.deps.catalog.getFile(key);
     const entry = { path, project: parsed.project, version: parsed.version, filename, sha256, size };
     if (existing?.sha256 && existing.sha256 !== sha256) {
       result.skipped.push({ path, reason: `differs from the index's sha256 ${existing.sha256} for this file name` });
@@ -93,16 +93,16 @@ export class Importer {
     }
     const now = new Date().toISOString();
     if (existing) {
-      await this.d.db.updateFile(key, (r) => ({ ...r, sha256, size, stored: true }));
+      await this.deps.catalog.updateFile(key, (r) => ({ ...r, sha256, size, stored: true }));
     } else {
-      await this.d.db.putFile({
+      await this.deps.catalog.putFile({
         project: parsed.project,
         version: parsed.version,
         filename,
         kind: parsed.kind,
-        index,
+        origin,
         // An address on the intercepted index host that maps back to this blob.
-        url: `https://${index}/pipcache/imported/${sha256}/${encodeURIComponent(filename)}`,
+        url: `https://${origin}/pipcache/imported/${sha256}/${encodeURIComponent(filename)}`,
         sha256,
         size,
         ...(requiresPython ? { requiresPython } : {}),
@@ -117,8 +117,8 @@ export class Importer {
         imported: true,
       });
     }
-    this.d.onStored(index, parsed.project);
-    this.d.log.info({ path, project: parsed.project, version: parsed.version, sha256 }, 'imported');
+    this.deps.onListingChanged(origin, parsed.project);
+    this.deps.log.info({ path, project: parsed.project, version: parsed.version, sha256 }, 'imported');
     result.imported.push(entry);
   }
 }

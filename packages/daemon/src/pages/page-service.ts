@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import { PipcacheError, parseArchiveFilename } from '@pipcache/shared';
 import type { Config } from '@pipcache/shared';
-import { parseHtmlPage } from '../index/parse-html.js';
-import { parseJsonPage } from '../index/parse-json.js';
-import type { IndexFile, ProjectPage } from '../index/types.js';
-import type { FileRecord, IndexDb, PageRecord } from '../store/index-db.js';
+import { parseHtmlPage } from '../simple/parse-html.js';
+import { parseJsonPage } from '../simple/parse-json.js';
+import type { ListedFile, ProjectPage } from '../simple/types.js';
+import type { FileRecord, Catalog, PageRecord } from '../store/catalog.js';
 import { header, type UpstreamClient } from '../upstream/client.js';
 import { readDecoded } from '../upstream/body.js';
 import { SingleFlight } from '../upstream/single-flight.js';
@@ -33,7 +33,7 @@ const SHA256_RE = /^[0-9a-f]{64}$/;
 const STALE_FALLBACK_MS = 6_000;
 
 export interface PageServiceDeps {
-  db: IndexDb;
+  catalog: Catalog;
   upstream: UpstreamClient;
   config: () => Config;
   /** Decides whether a page may be fetched (offline mode, configured indexes) and which hosts a listed file may come from. */
@@ -53,107 +53,107 @@ export class PageService {
   constructor(private readonly deps: PageServiceDeps) {}
 
   storedProjects(): string[] {
-    return this.deps.db.storedProjects();
+    return this.deps.catalog.storedProjects();
   }
 
-  revision(index: string, project: string): number {
-    return this.revisions.get(`${index}/${project}`) ?? 0;
+  revision(origin: string, project: string): number {
+    return this.revisions.get(`${origin}/${project}`) ?? 0;
   }
 
   /** Marks a project's listing as changed (a file got stored, a page saved). */
-  bump(index: string, project: string): void {
-    const key = `${index}/${project}`;
+  listingChanged(origin: string, project: string): void {
+    const key = `${origin}/${project}`;
     this.revisions.set(key, (this.revisions.get(key) ?? 0) + 1);
   }
 
-  private listing(index: string, project: string): FileRecord[] {
-    return this.deps.db.projectFiles(project).filter((f) => f.index === index);
+  private listing(origin: string, project: string): FileRecord[] {
+    return this.deps.catalog.projectFiles(project).filter((f) => f.origin === origin);
   }
 
-  private result(index: string, project: string, outcome: PageOutcome, record = this.deps.db.getPage(index, project)): PageResult {
+  private result(origin: string, project: string, outcome: PageOutcome, record = this.deps.catalog.getPage(origin, project)): PageResult {
     return {
       record,
-      files: () => this.listing(index, project),
+      files: () => this.listing(origin, project),
       outcome,
-      revision: this.revision(index, project),
+      revision: this.revision(origin, project),
     };
   }
 
   /**
-   * The page of `project` on the index at `origin`'s host. Returns null when
+   * The page of `project` on the index at `indexUrl`. Returns null when
    * neither upstream nor the cache knows the project. `revalidate` asks
    * upstream even while the cached page is fresh.
    */
-  async get(origin: URL, project: string, opts: { revalidate?: boolean } = {}): Promise<PageResult | null> {
-    const { db } = this.deps;
-    const index = indexKey(origin);
-    const record = db.getPage(index, project);
-    const url = `${origin.origin}/simple/${project}/`;
+  async get(indexUrl: URL, project: string, opts: { revalidate?: boolean } = {}): Promise<PageResult | null> {
+    const { catalog } = this.deps;
+    const origin = originOf(indexUrl);
+    const record = catalog.getPage(origin, project);
+    const url = `${indexUrl.origin}/simple/${project}/`;
     const refused = this.deps.gate.refusal('page', new URL(url));
     if (refused?.code === 'E_OFFLINE_MISS') {
       // Offline: what is on disk, and nothing else.
-      const files = this.listing(index, project).filter((f) => f.stored);
+      const files = this.listing(origin, project).filter((f) => f.stored);
       if (files.length === 0) throw new PipcacheError('E_OFFLINE_MISS', `offline: nothing cached for project ${project}`);
-      return { record, files: () => files, outcome: 'offline', revision: this.revision(index, project) };
+      return { record, files: () => files, outcome: 'offline', revision: this.revision(origin, project) };
     }
     if (refused) throw refused;
     if (record && !opts.revalidate && Date.now() < record.fetchedAt + record.maxAge * 1000) {
-      return this.result(index, project, 'hit', record);
+      return this.result(origin, project, 'hit', record);
     }
-    return this.flights.run(`${index}/${project}`, () => this.refresh(index, project, url, record));
+    return this.flights.run(`${origin}/${project}`, () => this.refresh(origin, project, url, record));
   }
 
-  private async refresh(index: string, project: string, url: string, record: PageRecord | undefined): Promise<PageResult | null> {
+  private async refresh(origin: string, project: string, url: string, record: PageRecord | undefined): Promise<PageResult | null> {
     const headers: Record<string, string> = { accept: UPSTREAM_ACCEPT, 'accept-encoding': 'gzip, deflate' };
     if (record?.etag) headers['if-none-match'] = record.etag;
     if (record?.lastModified) headers['if-modified-since'] = record.lastModified;
     let status: number;
     // With something cached to fall back on, give up on upstream well before
     // pip's own 15 s read timeout would fail the install.
-    const hasFallback = record !== undefined || this.listing(index, project).some((f) => f.stored);
+    const hasFallback = record !== undefined || this.listing(origin, project).some((f) => f.stored);
     const timeoutMs = hasFallback ? STALE_FALLBACK_MS : this.deps.config().upstream.headersMs;
     try {
       const res = await this.deps.upstream.request(url, { kind: 'page', headers, signal: AbortSignal.timeout(timeoutMs) });
       status = res.status;
       if (status === 304 && record) {
         res.body.resume();
-        await this.deps.db.touchPage(index, project, Date.now(), this.maxAge(res.headers));
-        return this.result(index, project, 'revalidated');
+        await this.deps.catalog.touchPage(origin, project, Date.now(), this.maxAge(res.headers));
+        return this.result(origin, project, 'revalidated');
       }
       if (status === 200) {
         const contentType = header(res.headers, 'content-type') ?? '';
         if (!isPageContentType(contentType)) {
           // pip ignores such answers too (a captive portal, a misconfigured mirror): keep what we have.
           res.body.resume();
-          return this.fallback(index, project, record, `upstream answered 200 with Content-Type ${JSON.stringify(contentType)}`);
+          return this.fallback(origin, project, record, `upstream answered 200 with Content-Type ${JSON.stringify(contentType)}`);
         }
         const body = await readDecoded(res, url, this.deps.config().limits.pageBytes);
         const page = this.parse(body, contentType, url, project);
-        await this.save(index, project, url, page, res.headers);
-        return this.result(index, project, 'miss');
+        await this.save(origin, project, url, page, res.headers);
+        return this.result(origin, project, 'miss');
       }
       res.body.resume();
     } catch (err) {
-      return this.fallback(index, project, record, err instanceof Error ? err.message : String(err));
+      return this.fallback(origin, project, record, err instanceof Error ? err.message : String(err));
     }
     if (status === 404 || status === 410) {
       // The project is gone upstream; what the cache holds of it still installs.
-      const kept = this.listing(index, project).filter((f) => f.stored);
+      const kept = this.listing(origin, project).filter((f) => f.stored);
       if (kept.length === 0) return null;
-      return this.fallback(index, project, record, `upstream answered ${status}`);
+      return this.fallback(origin, project, record, `upstream answered ${status}`);
     }
-    return this.fallback(index, project, record, `upstream answered ${status}`);
+    return this.fallback(origin, project, record, `upstream answered ${status}`);
   }
 
-  private fallback(index: string, project: string, record: PageRecord | undefined, reason: string): PageResult {
-    const files = this.listing(index, project);
+  private fallback(origin: string, project: string, record: PageRecord | undefined, reason: string): PageResult {
+    const files = this.listing(origin, project);
     if (!record && files.length === 0) {
-      throw new PipcacheError('E_UPSTREAM', `${index}/simple/${project}/: ${reason}`);
+      throw new PipcacheError('E_UPSTREAM', `${origin}/simple/${project}/: ${reason}`);
     }
-    this.deps.log.warn({ index, project, reason }, 'serving a stale page: upstream failed');
+    this.deps.log.warn({ origin, project, reason }, 'serving a stale page: upstream failed');
     // Only what the cache can serve: a listed-but-uncached file would fail the install.
     const stored = files.filter((f) => f.stored);
-    return { record, files: () => stored, outcome: 'stale', revision: this.revision(index, project), reason };
+    return { record, files: () => stored, outcome: 'stale', revision: this.revision(origin, project), reason };
   }
 
   private maxAge(headers: Record<string, string | string[] | undefined>): number {
@@ -170,7 +170,7 @@ export class PageService {
   }
 
   private async save(
-    index: string,
+    origin: string,
     project: string,
     url: string,
     page: ProjectPage,
@@ -183,14 +183,14 @@ export class PageService {
         this.deps.log.warn({ url, filename: f.filename, fileUrl: f.url }, 'index entry skipped: its URL is not on a configured index');
         continue;
       }
-      const rec = toFileRecord(f, project, index, now);
+      const rec = toFileRecord(f, project, origin, now);
       if (rec) listed.push(rec);
       else this.deps.log.warn({ url, filename: f.filename }, 'index entry skipped: not a wheel or sdist name');
     }
     const record: PageRecord = {
       project,
       name: page.name,
-      index,
+      origin,
       upstreamUrl: url,
       etag: header(headers, 'etag') ?? null,
       lastModified: header(headers, 'last-modified') ?? null,
@@ -198,8 +198,8 @@ export class PageService {
       maxAge: this.maxAge(headers),
       ...(page.lastSerial !== undefined ? { lastSerial: page.lastSerial } : {}),
     };
-    await this.deps.db.savePage(record, listed);
-    this.bump(index, project);
+    await this.deps.catalog.savePage(record, listed);
+    this.listingChanged(origin, project);
   }
 }
 
@@ -209,12 +209,12 @@ export function isPageContentType(contentType: string): boolean {
   return type === 'application/vnd.pypi.simple.v1+json' || type === 'application/vnd.pypi.simple.v1+html' || type === 'text/html';
 }
 
-/** The index a URL belongs to: its host for https (the usual case), else its origin. */
-export function indexKey(url: URL): string {
+/** The origin a URL belongs to, as records name it: its host for https (the usual case), else its URL origin. */
+export function originOf(url: URL): string {
   return url.protocol === 'https:' ? url.host : url.origin;
 }
 
-export function toFileRecord(f: IndexFile, project: string, index: string, now: string): FileRecord | null {
+export function toFileRecord(f: ListedFile, project: string, origin: string, now: string): FileRecord | null {
   const parsed = parseArchiveFilename(f.filename, project);
   if (!parsed || parsed.project !== project) return null;
   const sha = f.hashes.sha256?.toLowerCase();
@@ -223,7 +223,7 @@ export function toFileRecord(f: IndexFile, project: string, index: string, now: 
     version: parsed.version,
     filename: f.filename,
     kind: parsed.kind,
-    index,
+    origin,
     url: f.url,
     sha256: sha && SHA256_RE.test(sha) ? sha : null,
     size: f.size ?? null,

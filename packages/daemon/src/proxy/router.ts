@@ -11,8 +11,8 @@ import type { Stats } from '../stats.js';
 export interface RouterDeps {
   /** The upstream index that index mode (`http://host:port/simple/`) fronts. */
   indexUpstream: () => URL;
-  /** Which index a file is taken from when several list it. */
-  indexOrder: () => string[];
+  /** Which origin a file is taken from when several list it. */
+  originOrder: () => string[];
   pages: PageResponder;
   files: FileService;
   upstream: UpstreamClient;
@@ -131,7 +131,7 @@ export class Router {
       sendText(ctx.res, 404, `pipcache: no such path ${path}; the index is at /simple/`);
       return;
     }
-    const found = await this.deps.files.findByName(this.deps.indexUpstream(), this.deps.indexOrder(), {
+    const found = await this.deps.files.findByName(this.deps.indexUpstream(), this.deps.originOrder(), {
       project,
       version,
       filename,
@@ -142,7 +142,7 @@ export class Router {
     const upstreamUrl = lookup && this.deps.files.upstreamUrl(lookup);
     if (!upstreamUrl) {
       ctx.outcome = 'refused';
-      ctx.reason = found.reason ?? `not in the index: ${project} ${version} ${filename}`;
+      ctx.reason = found.reason ?? `not in the catalog: ${project} ${version} ${filename}`;
       sendText(ctx.res, 404, `pipcache: ${filename} is not in the index`);
       return;
     }

@@ -1,11 +1,11 @@
 import { answerRefusal } from './refuse.js';
 import { createHash } from 'node:crypto';
 import { PipcacheError, normalizeName } from '@pipcache/shared';
-import { negotiatePageFormat } from '../index/accept.js';
-import { renderHtml, renderJson } from '../index/render.js';
-import { CONTENT_TYPES, type IndexFile, type PageFormat, type ProjectPage } from '../index/types.js';
+import { negotiatePageFormat } from '../simple/accept.js';
+import { renderHtml, renderJson } from '../simple/render.js';
+import { CONTENT_TYPES, type ListedFile, type PageFormat, type ProjectPage } from '../simple/types.js';
 import type { PageResult, PageService } from '../pages/page-service.js';
-import type { FileRecord } from '../store/index-db.js';
+import type { FileRecord } from '../store/catalog.js';
 import type { RequestContext } from './context.js';
 import { sendText } from './send.js';
 
@@ -25,7 +25,7 @@ export function toProjectPage(
   opts: { onlyStored: boolean; metadataForStored: boolean; mapUrl?: ((f: FileRecord) => string) | undefined },
 ): ProjectPage {
   const { onlyStored, mapUrl } = opts;
-  const out: IndexFile[] = [];
+  const out: ListedFile[] = [];
   for (const f of files) {
     if (onlyStored && !f.stored) continue;
     let coreMetadata = f.coreMetadata;

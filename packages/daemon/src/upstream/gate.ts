@@ -81,7 +81,7 @@ export class UpstreamGate {
    * (imports are recorded under it too), then the intercepted hosts in
    * config order.
    */
-  indexOrder(): string[] {
+  originOrder(): string[] {
     const cfg = this.deps.config();
     const index = new URL(cfg.indexUpstream);
     return [...new Set([index.protocol === 'https:' ? index.host : index.origin, ...cfg.interceptHosts])];

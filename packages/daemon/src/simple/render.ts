@@ -4,7 +4,7 @@
  */
 import { compare as pep440Compare, valid as pep440Valid } from '@renovatebot/pep440';
 import { parseArchiveFilename } from '@pipcache/shared';
-import type { CoreMetadata, IndexFile, ProjectPage } from './types.js';
+import type { CoreMetadata, ListedFile, ProjectPage } from './types.js';
 
 /**
  * Hash preferred in an HTML URL fragment or metadata attribute: sha256, then
@@ -118,7 +118,7 @@ export function renderJson(page: ProjectPage): string {
 }
 
 /** A copy of `page` whose file URLs are `map(file)`; `page` is not modified. */
-export function rewriteUrls(page: ProjectPage, map: (file: IndexFile) => string): ProjectPage {
+export function rewriteUrls(page: ProjectPage, map: (file: ListedFile) => string): ProjectPage {
   const copy: ProjectPage = {
     name: page.name,
     files: page.files.map((file) => ({

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fileKey, IndexDb, SCHEMA_VERSION, type FileRecord, type PageRecord } from './index-db.js';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { adoptLegacyCatalog, fileKey, Catalog, SCHEMA_VERSION, type FileRecord, type PageRecord } from './catalog.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pc-index-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,7 +29,7 @@ function record(project: string, version: string, filename: string, extra: Parti
     version,
     filename,
     kind: filename.endsWith('.whl') ? 'wheel' : 'sdist',
-    index: 'pypi.org',
+    origin: 'pypi.org',
     url: `https://files.pythonhosted.org/packages/ab/cd/${'e'.repeat(60)}/${filename}`,
     sha256: 'a'.repeat(64),
     size: 10,
@@ -45,14 +46,14 @@ function record(project: string, version: string, filename: string, extra: Parti
 }
 
 function page(project: string): PageRecord {
-  return { project, name: project, index: 'pypi.org', upstreamUrl: `https://pypi.org/simple/${project}/`, etag: '"e"', lastModified: null, fetchedAt: 1, maxAge: 600 };
+  return { project, name: project, origin: 'pypi.org', upstreamUrl: `https://pypi.org/simple/${project}/`, etag: '"e"', lastModified: null, fetchedAt: 1, maxAge: 600 };
 }
 
 const byProject = (project: string): string[] => REAL.filter(([p]) => p === project).map(([, , f]) => f).sort();
 
-describe('IndexDb keys', () => {
+describe('Catalog keys', () => {
   it('range scans and point reads agree for names of any length', async () => {
-    const db = new IndexDb(newPath());
+    const db = new Catalog(newPath());
     await db.migrate();
     for (const project of new Set(REAL.map(([p]) => p))) {
       await db.savePage(page(project), REAL.filter(([p]) => p === project).map(([p, v, f]) => record(p, v, f)));
@@ -71,12 +72,12 @@ describe('IndexDb keys', () => {
     await db.close();
   });
 
-  it('scopes records by index: one index never replaces another\'s record of the same file', async () => {
-    const db = new IndexDb(newPath());
+  it('scopes records by origin: one index host never replaces another\'s record of the same file', async () => {
+    const db = new Catalog(newPath());
     await db.migrate();
     const [p, v, f] = REAL[0] as [string, string, string];
     await db.savePage(page(p), [record(p, v, f, { sha256: 'a'.repeat(64), stored: true })]);
-    await db.savePage({ ...page(p), index: 'mirror.example' }, [record(p, v, f, { index: 'mirror.example', sha256: 'b'.repeat(64) })]);
+    await db.savePage({ ...page(p), origin: 'mirror.example' }, [record(p, v, f, { origin: 'mirror.example', sha256: 'b'.repeat(64) })]);
     expect(db.getFile(fileKey(p, v, f, 'pypi.org'))).toMatchObject({ sha256: 'a'.repeat(64), stored: true });
     expect(db.getFile(fileKey(p, v, f, 'mirror.example'))).toMatchObject({ sha256: 'b'.repeat(64), stored: false });
     expect(db.findFile(p, v, f, ['pypi.org'])?.sha256).toBe('a'.repeat(64));
@@ -88,7 +89,7 @@ describe('IndexDb keys', () => {
   });
 
   it('a fresh page keeps stored files it no longer lists, long names included', async () => {
-    const db = new IndexDb(newPath());
+    const db = new Catalog(newPath());
     await db.migrate();
     const [p, v, f] = REAL[0] as [string, string, string];
     await db.savePage(page(p), [record(p, v, f, { stored: true }), record(p, v, 'markupsafe-3.0.3.tar.gz')]);
@@ -99,20 +100,26 @@ describe('IndexDb keys', () => {
   });
 });
 
-describe('IndexDb migration', () => {
-  /** Writes records the way layout 1 did: NUL-joined string keys, no schema version. */
+/** Layouts 1 and 2 named a record's host `index`. */
+function withIndexField<T extends { origin: string }>(rec: T): Omit<T, 'origin'> & { index: string } {
+  const { origin, ...rest } = rec;
+  return { ...rest, index: origin };
+}
+
+describe('Catalog migration', () => {
+  /** Writes records the way layout 1 did: NUL-joined string keys, `index` fields, no schema version. */
   async function writeLayout1(path: string, files: FileRecord[]): Promise<void> {
     const root = open({ path, compression: false });
-    const f = root.openDB<FileRecord, string>({ name: 'files' });
-    const pg = root.openDB<PageRecord, string>({ name: 'pages' });
+    const f = root.openDB<unknown, string>({ name: 'files' });
+    const pg = root.openDB<unknown, string>({ name: 'pages' });
     const u = root.openDB<{ key: string; metadata: boolean }, string>({ name: 'urls' });
     const s = root.openDB<unknown, string>({ name: 'settings' });
     await root.transaction(() => {
       for (const r of files) {
         const key = `${r.project}\u0000${r.version}\u0000${r.filename}`;
-        f.put(key, r);
+        f.put(key, withIndexField(r));
         u.put(r.url, { key, metadata: false });
-        pg.put(`pypi.org\u0000${r.project}`, page(r.project));
+        pg.put(`pypi.org\u0000${r.project}`, withIndexField(page(r.project)));
       }
       s.put('offline', true);
     });
@@ -128,7 +135,7 @@ describe('IndexDb migration', () => {
       path,
       REAL.map(([p, v, f], i) => record(p, v, f, { stored: i % 2 === 0, hits: i })),
     );
-    const db = new IndexDb(path);
+    const db = new Catalog(path);
     expect(db.schemaVersion()).toBe(1);
     const report = await db.migrate();
     expect(report).toEqual({ from: 1, to: SCHEMA_VERSION, files: REAL.length, pages: new Set(REAL.map(([p]) => p)).size, urls: REAL.length, dropped: 0 });
@@ -147,15 +154,62 @@ describe('IndexDb migration', () => {
     expect(await db.migrate()).toBeNull();
     await db.close();
     // And it stays migrated across opens.
-    const again = new IndexDb(path);
+    const again = new Catalog(path);
     expect(await again.migrate()).toBeNull();
     expect(again.projectFiles('markupsafe')).toHaveLength(byProject('markupsafe').length);
     await again.close();
   });
 
+  it('renames the host field of a layout-2 catalog to origin, keeping keys, stored state and URLs', async () => {
+    const path = newPath();
+    const root = open({ path, compression: false });
+    const f = root.openDB<unknown, unknown>({ name: 'files' });
+    const pg = root.openDB<unknown, unknown>({ name: 'pages' });
+    const u = root.openDB<unknown, string>({ name: 'urls' });
+    const st = root.openDB<unknown, string>({ name: 'settings' });
+    const recs = REAL.map(([p, v, fn], i) => record(p, v, fn, { stored: i % 2 === 0 }));
+    await root.transaction(() => {
+      for (const r of recs) {
+        const key = fileKey(r.project, r.version, r.filename, r.origin);
+        f.put(key, withIndexField(r));
+        u.put(r.url, { key, metadata: false });
+        pg.put(['pypi.org', r.project], withIndexField(page(r.project)));
+      }
+      st.put('schemaVersion', 2);
+    });
+    await root.close();
+    const db = new Catalog(path);
+    expect(db.schemaVersion()).toBe(2);
+    const report = await db.migrate();
+    expect(report).toMatchObject({ from: 2, to: SCHEMA_VERSION, files: recs.length, urls: recs.length, dropped: 0 });
+    recs.forEach((r, i) => {
+      const got = db.getFile(fileKey(r.project, r.version, r.filename, 'pypi.org'));
+      expect(got?.origin).toBe('pypi.org');
+      expect(got && 'index' in got).toBe(false);
+      expect(got?.stored).toBe(i % 2 === 0);
+      expect(db.lookupUrl(r.url)).toEqual({ key: fileKey(r.project, r.version, r.filename, 'pypi.org'), metadata: false });
+    });
+    expect(db.getPage('pypi.org', 'markupsafe')?.origin).toBe('pypi.org');
+    await db.close();
+  });
+
+  it('moves a catalog from the directory older versions used, once', async () => {
+    const legacy = newPath();
+    const path = newPath();
+    mkdirSync(legacy);
+    writeFileSync(join(legacy, 'data.mdb'), 'x');
+    expect(await adoptLegacyCatalog(legacy, path)).toBe(true);
+    expect(existsSync(join(path, 'data.mdb'))).toBe(true);
+    expect(existsSync(legacy)).toBe(false);
+    // Never over a catalog that is already there.
+    mkdirSync(legacy);
+    expect(await adoptLegacyCatalog(legacy, path)).toBe(false);
+    expect(existsSync(legacy)).toBe(true);
+  });
+
   it('refuses an index written by a newer layout', async () => {
     const path = newPath();
-    const db = new IndexDb(path);
+    const db = new Catalog(path);
     await db.setSetting('schemaVersion', SCHEMA_VERSION + 1);
     await expect(db.migrate()).rejects.toThrow(/newer pipcache/);
     await db.close();

@@ -13,7 +13,7 @@ export type Yanked = false | string;
  */
 export type CoreMetadata = false | { hashes: Record<string, string> };
 
-export interface IndexFile {
+export interface ListedFile {
   filename: string;
   /** Absolute URL, fragment removed. */
   url: string;
@@ -29,7 +29,7 @@ export interface IndexFile {
 export interface ProjectPage {
   /** The project's name as the index spells it (not necessarily normalized). */
   name: string;
-  files: IndexFile[];
+  files: ListedFile[];
   /** PEP 700 version list when the index provided one. */
   versions?: string[];
   /** Value of `meta._last-serial` / X-PyPI-Last-Serial when known. */

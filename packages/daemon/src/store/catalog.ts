@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { PipcacheError } from '@pipcache/shared';
-import type { CoreMetadata, Yanked } from '../index/types.js';
+import type { CoreMetadata, Yanked } from '../simple/types.js';
 
 /** One archive of one project version, as the cache knows it. */
 export interface FileRecord {
@@ -8,8 +10,8 @@ export interface FileRecord {
   version: string;
   filename: string;
   kind: 'wheel' | 'sdist';
-  /** Host of the index page that listed it. */
-  index: string;
+  /** Origin: the host of the index page that listed it. */
+  origin: string;
   url: string;
   /** From the index page; null when the index gave none. */
   sha256: string | null;
@@ -38,7 +40,7 @@ export interface PageRecord {
   project: string;
   /** Name as the index spells it. */
   name: string;
-  index: string;
+  origin: string;
   upstreamUrl: string;
   etag: string | null;
   lastModified: string | null;
@@ -55,8 +57,8 @@ export interface UrlRecord {
 }
 
 /**
- * The key of a file record: (normalized project, version, filename, index).
- * Records are scoped by the index that listed them, so one index's page can
+ * The key of a file record: (normalized project, version, filename, origin).
+ * Records are scoped by the origin (index host) that listed them, so one index's page can
  * never replace another's record of the same filename.
  *
  * Every LMDB key with more than one part is an lmdb-js array key, built by
@@ -67,21 +69,21 @@ export interface UrlRecord {
  * with compressed tags) were missing from prefix range scans while point
  * reads still found them.
  */
-export type FileKey = [project: string, version: string, filename: string, index: string];
+export type FileKey = [project: string, version: string, filename: string, origin: string];
 
-export function fileKey(project: string, version: string, filename: string, index: string): FileKey {
-  return [project, version, filename, index];
+export function fileKey(project: string, version: string, filename: string, origin: string): FileKey {
+  return [project, version, filename, origin];
 }
 
-export function recordKey(rec: Pick<FileRecord, 'project' | 'version' | 'filename' | 'index'>): FileKey {
-  return fileKey(rec.project, rec.version, rec.filename, rec.index);
+export function recordKey(rec: Pick<FileRecord, 'project' | 'version' | 'filename' | 'origin'>): FileKey {
+  return fileKey(rec.project, rec.version, rec.filename, rec.origin);
 }
 
-/** The key of a page record: (index host, normalized project). */
-type PageKey = [index: string, project: string];
+/** The key of a page record: (origin, normalized project). */
+type PageKey = [origin: string, project: string];
 
-function pageKey(index: string, project: string): PageKey {
-  return [index, project];
+function pageKey(origin: string, project: string): PageKey {
+  return [origin, project];
 }
 
 /** A file key as one string, for in-memory maps and messages (never an LMDB key). */
@@ -90,13 +92,14 @@ export function fileKeyId(key: FileKey): string {
 }
 
 /**
- * Layout of the index. 1: string keys joined with NUL (pages and files);
- * 2: array keys, file records scoped by index. An older index is migrated
- * at open (see `migrate`).
+ * Layout of the catalog. 1: string keys joined with NUL (pages and files);
+ * 2: array keys, file records scoped by their index host; 3: that host is
+ * the records' `origin` field (it was `index`). An older catalog is
+ * migrated at open (see `migrate`).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 const SCHEMA_SETTING = 'schemaVersion';
-/** The separator of layout 1, kept only to read an index written with it. */
+/** The separator of layout 1, kept only to read a catalog written with it. */
 const V1_SEP = '\u0000';
 
 export interface MigrationReport {
@@ -110,11 +113,21 @@ export interface MigrationReport {
 }
 
 /**
- * The LMDB index: project -> version -> file records, page validators,
+ * Moves a catalog kept by an older pipcache at `legacyPath` (the home's
+ * `index/`) to `path`, once: called with the home locked, before opening.
+ */
+export async function adoptLegacyCatalog(legacyPath: string, path: string): Promise<boolean> {
+  if (existsSync(path) || !existsSync(legacyPath)) return false;
+  await rename(legacyPath, path);
+  return true;
+}
+
+/**
+ * The catalog, in LMDB: project -> version -> file records, page validators,
  * URL -> file key, and persistent settings. Values are structured-cloned by
  * lmdb-js (msgpack); writes are transactional.
  */
-export class IndexDb {
+export class Catalog {
   private readonly root: RootDatabase;
   private readonly files: Database<FileRecord, FileKey>;
   private readonly pages: Database<PageRecord, PageKey>;
@@ -129,21 +142,21 @@ export class IndexDb {
     this.settings = this.root.openDB<unknown, string>({ name: 'settings' });
   }
 
-  /** The layout this index was written in (1 for an index from before versioning). */
+  /** The layout this catalog was written in (1 for one from before versioning). */
   schemaVersion(): number {
     const v = this.settings.get(SCHEMA_SETTING);
     if (typeof v === 'number') return v;
-    // No version recorded: a new, empty index is written in today's layout.
+    // No version recorded: a new, empty catalog is written in today's layout.
     return this.files.getKeysCount() + this.pages.getKeysCount() + this.urls.getKeysCount() === 0 ? SCHEMA_VERSION : 1;
   }
 
   /**
-   * Brings an index of an older layout to today's, in one transaction.
-   * Layout 1 keyed files and pages by NUL-joined strings: every record is
-   * read with a full scan (which, unlike prefix scans, sees every key),
-   * split back into its parts and written again under an array key. Stored
-   * blobs are untouched, so every file stays stored; page validators are
-   * kept. Returns null when the index is already current.
+   * Brings a catalog of an older layout to today's, in one transaction.
+   * Every record is read with a full scan (which, unlike layout 1's prefix
+   * scans, sees every key), its host field named `origin` (layouts 1 and 2
+   * called it `index`), and written again under an array key. Stored blobs
+   * are untouched, so every file stays stored; page validators are kept.
+   * Returns null when the catalog is already current.
    */
   async migrate(): Promise<MigrationReport | null> {
     const from = this.schemaVersion();
@@ -154,7 +167,7 @@ export class IndexDb {
     if (from > SCHEMA_VERSION) {
       throw new PipcacheError(
         'E_CONFIG_INVALID',
-        `the index was written by a newer pipcache (layout ${from}, this one knows ${SCHEMA_VERSION}); upgrade pipcache or move the index away`,
+        `the catalog was written by a newer pipcache (layout ${from}, this one knows ${SCHEMA_VERSION}); upgrade pipcache or move the catalog away`,
       );
     }
     const report: MigrationReport = { from, to: SCHEMA_VERSION, files: 0, pages: 0, urls: 0, dropped: 0 };
@@ -165,7 +178,8 @@ export class IndexDb {
       for (const { key } of files) this.files.remove(key);
       for (const { key } of pages) this.pages.remove(key);
       for (const { key } of urls) this.urls.remove(key);
-      for (const { value } of files) {
+      for (const { value: stored } of files) {
+        const value = withOrigin(stored);
         if (!isFileRecord(value)) {
           report.dropped++;
           continue;
@@ -173,22 +187,29 @@ export class IndexDb {
         this.files.put(recordKey(value), value);
         report.files++;
       }
-      for (const { value } of pages) {
+      for (const { value: stored } of pages) {
+        const value = withOrigin(stored);
         if (!isPageRecord(value)) {
           report.dropped++;
           continue;
         }
-        this.pages.put(pageKey(value.index, value.project), value);
+        this.pages.put(pageKey(value.origin, value.project), value);
         report.pages++;
       }
       for (const { key, value } of urls) {
         const old = value as { key?: unknown; metadata?: unknown };
+        if (from >= 2) {
+          // Array keys already: only records changed.
+          this.urls.put(key, value);
+          report.urls++;
+          continue;
+        }
         const parts = typeof old.key === 'string' ? old.key.split(V1_SEP) : null;
         if (typeof key !== 'string' || !parts || parts.length !== 3 || typeof old.metadata !== 'boolean') {
           report.dropped++;
           continue;
         }
-        // Layout 1 keyed files without their index: find the record this URL listed.
+        // Layout 1 keyed files without their origin: find the record this URL listed.
         const rec = this.findFile(parts[0] as string, parts[1] as string, parts[2] as string, []);
         if (rec === undefined) {
           report.dropped++;
@@ -207,8 +228,8 @@ export class IndexDb {
   }
 
   /**
-   * The record of a file from the first index in `order` that has one, else
-   * from any index (imports and other indexes, in key order).
+   * The record of a file from the first origin in `order` that has one, else
+   * from any origin (imports and other indexes, in key order).
    */
   findFile(project: string, version: string, filename: string, order: readonly string[]): FileRecord | undefined {
     const found: FileRecord[] = [];
@@ -216,7 +237,7 @@ export class IndexDb {
       if (key[0] !== project || key[1] !== version || key[2] !== filename) break;
       found.push(value);
     }
-    return pickByIndex(found, order);
+    return pickByOrigin(found, order);
   }
 
   projectFiles(project: string): FileRecord[] {
@@ -246,8 +267,8 @@ export class IndexDb {
     return this.urls.get(url);
   }
 
-  getPage(index: string, project: string): PageRecord | undefined {
-    return this.pages.get(pageKey(index, project));
+  getPage(origin: string, project: string): PageRecord | undefined {
+    return this.pages.get(pageKey(origin, project));
   }
 
   /**
@@ -279,7 +300,7 @@ export class IndexDb {
         if (rec.coreMetadata !== false) this.urls.put(`${rec.url}.metadata`, { key, metadata: true });
       }
       for (const { key, value } of [...this.projectEntries(page.project)]) {
-        if (seen.has(fileKeyId(key)) || value.index !== page.index) continue;
+        if (seen.has(fileKeyId(key)) || value.origin !== page.origin) continue;
         if (value.stored) {
           // An imported file was never on the upstream page: not gone, just local.
           if (!value.goneUpstream && !value.imported) this.files.put(key, { ...value, goneUpstream: true });
@@ -287,12 +308,12 @@ export class IndexDb {
           this.files.remove(key);
         }
       }
-      this.pages.put(pageKey(page.index, page.project), page);
+      this.pages.put(pageKey(page.origin, page.project), page);
     });
   }
 
-  async touchPage(index: string, project: string, fetchedAt: number, maxAge: number): Promise<void> {
-    const key = pageKey(index, project);
+  async touchPage(origin: string, project: string, fetchedAt: number, maxAge: number): Promise<void> {
+    const key = pageKey(origin, project);
     await this.root.transaction(() => {
       const old = this.pages.get(key);
       if (old) this.pages.put(key, { ...old, fetchedAt, maxAge });
@@ -342,20 +363,27 @@ export class IndexDb {
   }
 }
 
+/** A record of layout 1 or 2 names its host `index`; today it is `origin`. */
+function withOrigin(v: unknown): unknown {
+  if (!v || typeof v !== 'object' || !('index' in v) || 'origin' in v) return v;
+  const { index, ...rest } = v as Record<string, unknown>;
+  return { ...rest, origin: index };
+}
+
 function isFileRecord(v: unknown): v is FileRecord {
   const r = v as Partial<FileRecord> | null;
-  return !!r && typeof r.project === 'string' && typeof r.version === 'string' && typeof r.filename === 'string';
+  return !!r && typeof r.project === 'string' && typeof r.version === 'string' && typeof r.filename === 'string' && typeof r.origin === 'string';
 }
 
 function isPageRecord(v: unknown): v is PageRecord {
   const r = v as Partial<PageRecord> | null;
-  return !!r && typeof r.project === 'string' && typeof r.index === 'string';
+  return !!r && typeof r.project === 'string' && typeof r.origin === 'string';
 }
 
-/** The record from the first index in `order`, else the first of the rest. */
-export function pickByIndex(records: readonly FileRecord[], order: readonly string[]): FileRecord | undefined {
-  for (const index of order) {
-    const hit = records.find((r) => r.index === index);
+/** The record from the first origin in `order`, else the first of the rest. */
+export function pickByOrigin(records: readonly FileRecord[], order: readonly string[]): FileRecord | undefined {
+  for (const origin of order) {
+    const hit = records.find((r) => r.origin === origin);
     if (hit) return hit;
   }
   return records[0];

@@ -2,12 +2,12 @@
  * PEP 503 (HTML) simple project pages -> ProjectPage.
  *
  * Upstream pages are untrusted: every anchor is checked, and anchors that
- * cannot safely become an IndexFile are reported in `rejected` (with a
+ * cannot safely become an ListedFile are reported in `rejected` (with a
  * reason) instead of being dropped silently.
  */
 import { Parser } from 'htmlparser2';
 import { PipcacheError, isSafeFilename } from '@pipcache/shared';
-import type { CoreMetadata, IndexFile, ProjectPage } from './types.js';
+import type { CoreMetadata, ListedFile, ProjectPage } from './types.js';
 
 /**
  * Hash algorithms accepted from upstream (hashlib names with fixed-size
@@ -196,7 +196,7 @@ export function parseHtmlPage(
     }
   }
 
-  const files: IndexFile[] = [];
+  const files: ListedFile[] = [];
   const rejected: string[] = [];
   const seen = new Set<string>();
   for (const { attribs, text } of anchors) {
@@ -204,7 +204,7 @@ export function parseHtmlPage(
     const resolved = admitFile(filename, attr(attribs, 'href'), base, seen, rejected);
     if (!resolved) continue;
 
-    const file: IndexFile = {
+    const file: ListedFile = {
       filename,
       url: resolved.url,
       hashes: hashesFromFragment(resolved.fragment),

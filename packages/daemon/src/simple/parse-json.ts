@@ -3,12 +3,12 @@
  * ProjectPage.
  *
  * A page whose overall shape is wrong throws E_PAGE_INVALID; individual
- * files that cannot safely become an IndexFile (unsafe filename, unusable
+ * files that cannot safely become an ListedFile (unsafe filename, unusable
  * URL, duplicate) are reported in `rejected` with a reason.
  */
 import { PipcacheError } from '@pipcache/shared';
 import { addHash, admitFile, describeUntrusted } from './parse-html.js';
-import type { CoreMetadata, IndexFile, ProjectPage, Yanked } from './types.js';
+import type { CoreMetadata, ListedFile, ProjectPage, Yanked } from './types.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -123,7 +123,7 @@ export function parseJsonPage(body: string, pageUrl: string): { page: ProjectPag
     const resolved = admitFile(filename, url, pageUrl, seen, rejected);
     if (!resolved) return;
 
-    const file: IndexFile = {
+    const file: ListedFile = {
       filename,
       url: resolved.url,
       hashes: cleanHashes(hashes),
