@@ -1,15 +1,14 @@
 import type net from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { PipcacheError, type Config, type HomePaths } from '@pipcache/shared';
-import { loadOrCreateCa, rotateCa, type CertificateAuthority } from './tls/ca.js';
-import { canonicalHosts } from './tls/name-constraints.js';
-import { LeafCache } from './tls/leaf-cache.js';
-import { writeBundle } from './tls/bundle.js';
-import { Catalog, adoptLegacyCatalog } from './store/catalog.js';
+import type { Config, HomePaths } from '@pipcache/shared';
+import { startInterception } from './tls/interception.js';
+import type { Catalog } from './store/catalog.js';
+import { openStore } from './store/open-store.js';
+import { OfflineSwitch } from './offline-switch.js';
 import { UpstreamGate } from './upstream/gate.js';
 import { ClientAccess } from './proxy/access.js';
-import { BlobStore } from './store/blob-store.js';
+import { listen } from './proxy/listen.js';
 import { UpstreamClient } from './upstream/client.js';
 import { PageService } from './pages/page-service.js';
 import { PageResponder } from './proxy/serve-page.js';
@@ -49,7 +48,10 @@ const STOP_GRACE_MS = 10_000;
 /** How long `stop` then waits for the discarded downloads to clean up. */
 const DISCARD_WAIT_MS = 3_000;
 
-/** Wires the parts; nothing listens or opens until `start`. */
+/**
+ * Wires the parts, each built by its own module; nothing listens or opens
+ * until `start`.
+ */
 export function createDaemon(opts: DaemonOptions): Daemon {
   const { paths, logger } = opts;
   let config = opts.config;
@@ -58,7 +60,6 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   let files: FileService | undefined;
   let proxy: ProxyServer | undefined;
   let control: net.Server | undefined;
-  let offline = config.offline;
   let address = { host: config.host, port: config.port };
   let stopping: Promise<void> | undefined;
   const watchers: FSWatcher[] = [];
@@ -67,72 +68,35 @@ export function createDaemon(opts: DaemonOptions): Daemon {
 
   async function start(): Promise<{ host: string; port: number }> {
     await mkdir(paths.home, { recursive: true, mode: 0o700 });
-    const blobs = new BlobStore(paths.blobs, paths.tmp);
-    await blobs.init();
-    let ca = await loadOrCreateCa(paths.caCert, paths.caKey, config.interceptHosts);
-    if (ca.created) {
-      const why = { new: 'created a new local CA', expiring: 'replaced the local CA: it was about to expire', constraints: 'rotated the local CA: its name constraints did not match the intercepted hosts' };
-      logger.info({ cert: paths.caCert, permits: ca.hosts }, why[ca.reason ?? 'new']);
-    }
-    await writeBundle(paths.bundle, ca.certPem, opts.extraCaFile);
-    const leafs = new LeafCache(ca);
-    // Hosts intercepted right now: changed only once the CA permits them.
-    let intercepted = new Set(ca.hosts);
-    let rotation = Promise.resolve();
-    const rotateFor = (hosts: readonly string[]): void => {
-      rotation = rotation.then(async () => {
-        const wanted = canonicalHosts(hosts);
-        if (wanted.join(',') === ca.hosts.join(',')) return;
-        try {
-          const next: CertificateAuthority = await rotateCa(paths.caCert, paths.caKey, wanted);
-          await writeBundle(paths.bundle, next.certPem, opts.extraCaFile);
-          const from = ca.hosts;
-          ca = next;
-          leafs.setCa(next);
-          intercepted = new Set(next.hosts);
-          logger.info({ cert: paths.caCert, bundle: paths.bundle, from, permits: next.hosts }, 'rotated the local CA: the intercepted hosts changed; leaf certificates of the old CA dropped');
-        } catch (err) {
-          logger.error({ err: (err as Error).message, permits: ca.hosts }, 'could not rotate the local CA; intercepting the hosts the current CA permits');
-        }
-      });
-    };
-    if (await adoptLegacyCatalog(paths.legacyCatalog, paths.catalog)) logger.info({ from: paths.legacyCatalog, to: paths.catalog }, 'moved the catalog to its new directory');
-    catalog = new Catalog(paths.catalog);
-    const opened = catalog;
-    const migrated = await opened.migrate();
-    if (migrated) {
-      logger.info(
-        migrated,
-        `migrated the catalog from layout ${migrated.from} to ${migrated.to}: ${migrated.files} files, ${migrated.pages} pages, ${migrated.urls} URLs kept` +
-          (migrated.dropped ? `, ${migrated.dropped} unreadable records dropped (their pages are fetched again)` : ''),
-      );
-    }
-    offline = opened.getSetting<boolean>('offline') ?? config.offline;
-    const isOffline = (): boolean => offline;
-    const gate = new UpstreamGate({ config: () => config, offline: isOffline });
+    const interception = await startInterception(paths, config.interceptHosts, opts.extraCaFile, logger);
+    const store = await openStore(paths, logger);
+    catalog = store.catalog;
+    const { blobs } = store;
+    const offline = new OfflineSwitch(store.catalog, config.offline, logger);
+    const gate = new UpstreamGate({ config: () => config, offline: () => offline.isOn });
     upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
-    const up = upstream;
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
-    const pages = new PageService({ catalog: opened, upstream: up, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
+    const pages = new PageService({ catalog: store.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
+    const onListingChanged = (origin: string, project: string): void => pages.listingChanged(origin, project);
     files = new FileService({
-      catalog: opened,
+      catalog: store.catalog,
       blobs,
-      upstream: up,
+      upstream,
       gate,
       maxUnknownBytes: () => config.limits.unknownFileBytes,
       log: logger.child({ mod: 'files' }),
       pages,
-      onListingChanged: (host, project) => pages.listingChanged(host, project),
+      onListingChanged,
     });
     const importer = new Importer({
-      catalog: opened,
+      catalog: store.catalog,
       blobs,
       log: logger.child({ mod: 'import' }),
       origin: () => new URL(config.indexUpstream).host,
-      onListingChanged: (host, project) => pages.listingChanged(host, project),
+      onListingChanged,
     });
     const exporter = createExporter({
-      catalog: opened,
+      catalog: store.catalog,
       blobs,
       pages,
       files,
@@ -145,14 +109,14 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       indexUpstream: () => new URL(config.indexUpstream),
       originOrder: () => gate.originOrder(),
       files,
-      upstream: up,
+      upstream,
       log: logger.child({ mod: 'proxy' }),
       stats,
     });
     control = await listenControl(
       paths.socket,
       controlHandlers({
-        catalog: opened,
+        catalog: store.catalog,
         blobs,
         stats,
         paths,
@@ -160,44 +124,29 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         version: VERSION,
         startedAt,
         address: () => address,
-        isOffline,
-        setOffline: async (on) => {
-          offline = on;
-          await opened.setSetting('offline', on);
-          logger.info({ offline: on }, on ? 'offline mode on' : 'offline mode off');
-        },
+        isOffline: () => offline.isOn,
+        setOffline: (on) => offline.set(on),
         stop: () => {
           void stop();
         },
         exporter,
         importer,
-        onListingChanged: (host, project) => pages.listingChanged(host, project),
+        onListingChanged,
       }),
       logger.child({ mod: 'control' }),
     );
     proxy = createProxyServer({
       router,
-      leafs,
-      isIntercepted: (host) => intercepted.has(host.toLowerCase()),
+      leafs: interception.leafs,
+      isIntercepted: (host) => interception.isIntercepted(host),
       access,
       gate,
       limits: () => config.limits,
       local: (req, res) => router.handleLocal(req, res),
       log: logger.child({ mod: 'proxy' }),
     });
-    const server = proxy.server;
-    await new Promise<void>((resolve, reject) => {
-      const fail = (err: NodeJS.ErrnoException): void => {
-        const why = err.code === 'EADDRINUSE' ? 'the address is in use (another pipcache or another program; try --port)' : err.message;
-        reject(new PipcacheError('E_DAEMON_START_FAILED', `cannot listen on ${config.host}:${config.port}: ${why}`, { cause: err }));
-      };
-      server.once('error', fail);
-      server.listen(config.port, config.host, () => {
-        server.off('error', fail);
-        resolve();
-      });
-    });
-    watchers.push(await watchInbox(paths.inbox, (p, r) => importer.importFile(p, r), logger.child({ mod: 'inbox' })));
+    const listening = await listen(proxy.server, config.host, config.port);
+    watchers.push(await watchInbox(paths.inbox, (path, result) => importer.importFile(path, result), logger.child({ mod: 'inbox' })));
     watchers.push(
       await watchConfig(
         paths.config,
@@ -205,20 +154,16 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         (next) => {
           const prev = config;
           config = next;
-          rotateFor(next.interceptHosts);
-          if (next.offline !== prev.offline) {
-            offline = next.offline;
-            void opened.setSetting('offline', offline);
-          }
+          interception.follow(next.interceptHosts);
+          if (next.offline !== prev.offline) offline.configChanged(next.offline);
           const restart = (['port', 'host'] as const).filter((k) => next[k] !== prev[k]);
-          logger.info({ offline, ...(restart.length ? { needsRestart: restart } : {}) }, 'config reloaded');
+          logger.info({ offline: offline.isOn, ...(restart.length ? { needsRestart: restart } : {}) }, 'config reloaded');
         },
         logger.child({ mod: 'config' }),
       ),
     );
-    const addr = server.address() as net.AddressInfo;
-    address = { host: config.host, port: addr.port };
-    logger.info({ ...address, home: paths.home, offline }, 'pipcache daemon listening');
+    address = { host: config.host, port: listening.port };
+    logger.info({ ...address, home: paths.home, offline: offline.isOn }, 'pipcache daemon listening');
     return address;
   }
 
