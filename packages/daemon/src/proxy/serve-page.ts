@@ -1,6 +1,7 @@
 import { answerRefusal } from './refuse.js';
 import { createHash } from 'node:crypto';
-import { PipcacheError, normalizeName } from '@pipcache/shared';
+import { PipcacheError } from '@pipcache/shared';
+import { normalizeName } from '@pipcache/pep';
 import { negotiatePageFormat } from '../index/accept.js';
 import { renderHtml, renderJson } from '../index/render.js';
 import { CONTENT_TYPES, type IndexFile, type PageFormat, type ProjectPage } from '../index/types.js';
