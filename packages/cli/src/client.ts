@@ -1,13 +1,58 @@
 import net from 'node:net';
-import { PipcacheError, type ControlProgress, type ControlResponse, type ErrorCode, type ProgressEvent, ERROR_CODES } from '@pipcache/shared';
+import {
+  ERROR_CODES,
+  PROTOCOL_VERSION,
+  PipcacheError,
+  type ControlProgress,
+  type ControlResponse,
+  type ErrorCode,
+  type HelloResult,
+  type ProgressEvent,
+} from '@pipcache/shared';
 
 const DEFAULT_TIMEOUT_MS = 15_000;
+
+/**
+ * Commands every daemon answers whatever protocol it speaks: `hello` tells
+ * the protocol, and `stop` must always work so that a daemon of another
+ * version can be replaced.
+ */
+const ANY_PROTOCOL: ReadonlySet<string> = new Set(['hello', 'stop']);
+
+/**
+ * One command to the daemon. Except for `hello` and `stop`, the daemon is
+ * first asked its protocol: a daemon left running from another version of
+ * pipcache gets a clear E_PROTOCOL instead of a misread answer.
+ */
+export async function call<T>(
+  socketPath: string,
+  command: string,
+  args: Record<string, unknown> = {},
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+  onProgress?: (p: ProgressEvent) => void,
+): Promise<T> {
+  if (!ANY_PROTOCOL.has(command)) {
+    checkProtocol(await request<HelloResult>(socketPath, 'hello', {}, Math.min(timeoutMs, DEFAULT_TIMEOUT_MS)));
+  }
+  return request<T>(socketPath, command, args, timeoutMs, onProgress);
+}
+
+/** Throws E_PROTOCOL unless the daemon's `hello` names the protocol this CLI speaks. */
+export function checkProtocol(hello: HelloResult): void {
+  const protocol = (hello as Partial<HelloResult> | null)?.protocol;
+  if (protocol === PROTOCOL_VERSION) return;
+  const theirs = typeof protocol === 'number' ? `protocol ${protocol}` : 'an unknown protocol';
+  throw new PipcacheError(
+    'E_PROTOCOL',
+    `the running daemon speaks ${theirs}, this CLI speaks ${PROTOCOL_VERSION}: restart it with \`pipcache stop && pipcache start\``,
+  );
+}
 
 /**
  * One request over the daemon's control socket. A missing socket or a
  * refused connection means the daemon is not running.
  */
-export function call<T>(
+function request<T>(
   socketPath: string,
   command: string,
   args: Record<string, unknown> = {},
@@ -67,7 +112,7 @@ export function call<T>(
 /** True when a daemon answers on the socket. */
 export async function isRunning(socketPath: string): Promise<boolean> {
   try {
-    await call(socketPath, 'hello', {}, 3000);
+    await request(socketPath, 'hello', {}, 3000);
     return true;
   } catch {
     return false;

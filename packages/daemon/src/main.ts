@@ -3,8 +3,9 @@
  * The daemon process: environment -> config -> createDaemon -> listen.
  * Signals are handled only here. The CLI starts this file detached.
  */
-import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { homePaths, loadConfig, resolveHome, isPipcacheError, type HomePaths } from '@pipcache/shared';
 import { createDaemon } from './daemon.js';
@@ -75,8 +76,22 @@ async function serve(paths: HomePaths, lock: HomeLock, { env, announce }: RunDae
   if (announce) process.stdout.write(`pipcache listening on http://${address.host}:${address.port}\n`);
 }
 
-const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, '/'));
-if (isMain) {
+/**
+ * True when node was started on this file. Comparing whole real paths, not
+ * base names: the CLI's own entry is also a main.js, and its foreground start
+ * imports this module, which must then not start a second daemon.
+ */
+function isEntryScript(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryScript()) {
   runDaemon({ env: process.env, announce: true }).catch((err: unknown) => {
     const message = isPipcacheError(err) ? err.message : String((err as Error).stack ?? err);
     process.stderr.write(`pipcache daemon: ${message}\n`);

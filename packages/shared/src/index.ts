@@ -1,5 +1,4 @@
 export * from './errors.js';
-export * from './names.js';
 export * from './paths.js';
 export * from './config.js';
 export * from './protocol.js';

@@ -1,7 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath, relative } from 'node:path';
 import type { Argv } from 'yargs';
 import { PipcacheError, type ExportRequest, type ExportResult, type RequirementText } from '@pipcache/shared';
-import { readRequirementsFile } from '@pipcache/daemon/requirements';
+import { readRequirementsFile } from '@pipcache/pep';
 import { call } from '../client.js';
 import { paths } from '../context.js';
 import { formatBytes } from '../output.js';
@@ -81,7 +82,7 @@ async function plan(args: ExportArgs, cwd: string, pythonVersion: string, marker
   const notes: string[] = [];
   let pre = Boolean(args.pre);
   for (const file of args.requirement ?? []) {
-    const parsed = await readRequirementsFile(resolvePath(cwd, file), undefined, { env: process.env });
+    const parsed = await readRequirementsFile(resolvePath(cwd, file), (p) => readFile(p, 'utf8'), { env: process.env });
     roots.push(...parsed.requirements.map((r) => ({ text: r.text, source: r.source })));
     constraints.push(...parsed.constraints.map((r) => ({ text: r.text, source: r.source })));
     for (const e of parsed.editables) notes.push(`skipped editable ${e.line} (${e.source})`);
@@ -89,7 +90,7 @@ async function plan(args: ExportArgs, cwd: string, pythonVersion: string, marker
     pre ||= parsed.pre;
   }
   for (const file of args.constraint ?? []) {
-    const parsed = await readRequirementsFile(resolvePath(cwd, file), undefined, { env: process.env });
+    const parsed = await readRequirementsFile(resolvePath(cwd, file), (p) => readFile(p, 'utf8'), { env: process.env });
     constraints.push(...[...parsed.requirements, ...parsed.constraints].map((r) => ({ text: r.text, source: r.source })));
   }
   const specs = args.specs ?? [];

@@ -26,7 +26,7 @@ export function builder(y: Argv): Argv<StartArgs> {
 }
 
 function daemonMain(): string {
-  return createRequire(import.meta.url).resolve('@pipcache/daemon/main');
+  return createRequire(import.meta.url).resolve('@pipcache/daemon');
 }
 
 function childEnv(args: StartArgs): NodeJS.ProcessEnv {
@@ -43,7 +43,7 @@ export async function start(args: StartArgs): Promise<{ result: unknown; text: s
     return { result: { alreadyRunning: true, address: st.address, pid: st.pid }, text: `pipcache is already running at ${st.address} (pid ${st.pid})` };
   }
   if (args.foreground) {
-    const { runDaemon } = (await import('@pipcache/daemon/main')) as typeof import('@pipcache/daemon/main');
+    const { runDaemon } = await import('@pipcache/daemon');
     await runDaemon({ env: childEnv(args), announce: true });
     return { result: null, text: '' };
   }

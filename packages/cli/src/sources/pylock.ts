@@ -4,8 +4,8 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PipcacheError, isValidVersion, normalizeName } from '@pipcache/shared';
-import { evaluateMarker, markerEnvFor, parseMarker, type MarkerEnv } from '@pipcache/daemon/markers';
+import { PipcacheError } from '@pipcache/shared';
+import { evaluateMarker, isValidVersion, markerEnvFor, normalizeName, parseMarker, type MarkerEnv } from '@pipcache/pep';
 import { displayPath, isTable, parseToml, pinnedInstallCommand, pipInstall, readIfExists, shellQuote } from './util.js';
 import type { RequirementText, SnapshotOptions, SnapshotSource } from './types.js';
 

@@ -4,8 +4,8 @@
  * `pip install --no-index --find-links DIR .` can build the project).
  */
 import { join } from 'node:path';
-import { PipcacheError, normalizeName } from '@pipcache/shared';
-import { parseRequirementLine } from '@pipcache/daemon/requirements';
+import { PipcacheError } from '@pipcache/shared';
+import { normalizeName, parseRequirementLine } from '@pipcache/pep';
 import { displayPath, isTable, parseToml, pipInstall, readIfExists, shellQuote } from './util.js';
 import type { RequirementText, SnapshotOptions, SnapshotSource } from './types.js';
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { readRequirementsFile } from '@pipcache/daemon/requirements';
+import { readRequirementsFile } from '@pipcache/pep';
 import { displayPath, pipInstall, readIfExists, shellQuote } from './util.js';
 import type { SnapshotSource } from './types.js';
 

@@ -4,7 +4,8 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PipcacheError, isValidVersion, normalizeName } from '@pipcache/shared';
+import { PipcacheError } from '@pipcache/shared';
+import { isValidVersion, normalizeName } from '@pipcache/pep';
 import { displayPath, pinnedInstallCommand, pipInstall, readIfExists, shellQuote } from './util.js';
 import type { RequirementText, SnapshotSource } from './types.js';
 

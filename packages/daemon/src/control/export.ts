@@ -5,11 +5,10 @@ import {
   type ExportedFile,
   type ProgressEvent,
 } from '@pipcache/shared';
+import { markerEnvFor, parseRequirementLine, type MarkerEnv, type Requirement } from '@pipcache/pep';
 import { CacheSource } from '../export/cache-source.js';
-import { markerEnvFor, type MarkerEnv } from '../export/markers.js';
-import { parseRequirementLine, type Requirement } from '../export/requirements.js';
 import { resolve, type ChosenProject, type ResolveOptions } from '../export/resolver.js';
-import { readSdistBuildRequires } from '../export/metadata.js';
+import { readSdistBuildRequires } from '../archive/read-metadata.js';
 import type { FileService } from '../files/file-service.js';
 import { alreadyThere, writeExport, type ExportItem } from '../files/export-writer.js';
 import type { PageService } from '../pages/page-service.js';

@@ -1,4 +1,5 @@
-import { normalizeName, type LsFile, type LsResult } from '@pipcache/shared';
+import type { LsFile, LsResult } from '@pipcache/shared';
+import { normalizeName } from '@pipcache/pep';
 import type { FileRecord } from '../store/catalog.js';
 import type { ControlServices } from './services.js';
 

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { parseArchiveFilename } from '@pipcache/shared';
+import { parseArchiveFilename, parseCoreMetadata } from '@pipcache/pep';
 import type { FileService } from '../files/file-service.js';
 import type { PageService } from '../pages/page-service.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { pickByOrigin, recordKey, type FileRecord, type Catalog } from '../store/catalog.js';
-import { parseCoreMetadata, readSdistMetadata, readWheelMetadata } from './metadata.js';
+import { readSdistMetadata, readWheelMetadata } from '../archive/read-metadata.js';
 import type { CandidateFile, CandidateSource } from './resolver.js';
 
 export interface CacheSourceDeps {

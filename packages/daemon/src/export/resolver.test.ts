@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseArchiveFilename } from '@pipcache/shared';
-import { markerEnvFor } from './markers.js';
-import { parseRequirementLine, type Requirement } from './requirements.js';
+import { markerEnvFor, parseArchiveFilename, parseRequirementLine, type Requirement, type Target } from '@pipcache/pep';
 import { resolve, type CandidateFile, type CandidateSource, type ResolveOptions } from './resolver.js';
-import type { Target } from './tags.js';
 
 interface FakeVersion {
   files?: (string | Partial<CandidateFile> & { filename: string })[];

@@ -15,10 +15,20 @@
  */
 import { compare as pep440Compare, explain as pep440Explain, satisfies as pep440Satisfies, valid as pep440Valid } from '@renovatebot/pep440';
 import { validRange } from '@renovatebot/pep440/lib/specifier.js';
-import { PipcacheError, parseArchiveFilename } from '@pipcache/shared';
-import { evaluateMarker, parsePythonVersion, type MarkerEnv } from './markers.js';
-import { parseRequirementLine, specifierIsPinned, specifierNamesPrerelease, type Requirement } from './requirements.js';
-import { supportedTags, wheelMatches, type Target } from './tags.js';
+import { PipcacheError } from '@pipcache/shared';
+import {
+  evaluateMarker,
+  parseArchiveFilename,
+  parsePythonVersion,
+  parseRequirementLine,
+  specifierIsPinned,
+  specifierNamesPrerelease,
+  supportedTags,
+  wheelMatches,
+  type MarkerEnv,
+  type Requirement,
+  type Target,
+} from '@pipcache/pep';
 
 export interface CandidateFile {
   filename: string;

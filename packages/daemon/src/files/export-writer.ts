@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PipcacheError, isSafeFilename, parseArchiveFilename, type ExportResult } from '@pipcache/shared';
+import { PipcacheError, type ExportResult } from '@pipcache/shared';
+import { isSafeFilename, parseArchiveFilename } from '@pipcache/pep';
 
 export interface ExportItem {
   filename: string;

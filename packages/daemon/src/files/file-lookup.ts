@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { isValidProjectName, normalizeName, parseArchiveFilename } from '@pipcache/shared';
+import { isValidProjectName, normalizeName, parseArchiveFilename } from '@pipcache/pep';
 import type { PageResult } from '../pages/page-service.js';
 import { originOf } from '../pages/page-service.js';
 import { fileKey, recordKey, type FileRecord, type Catalog, type UrlRecord } from '../store/catalog.js';

@@ -2,8 +2,9 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { parseArchiveFilename, type ImportResult } from '@pipcache/shared';
-import { readSdistMetadata, readWheelMetadata } from '../export/metadata.js';
+import type { ImportResult } from '@pipcache/shared';
+import { parseArchiveFilename } from '@pipcache/pep';
+import { readSdistMetadata, readWheelMetadata } from '../archive/read-metadata.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { fileKey, type Catalog } from '../store/catalog.js';
 

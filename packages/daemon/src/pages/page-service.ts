@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { PipcacheError, parseArchiveFilename } from '@pipcache/shared';
+import { PipcacheError } from '@pipcache/shared';
+import { parseArchiveFilename } from '@pipcache/pep';
 import type { Config } from '@pipcache/shared';
 import { parseHtmlPage } from '../simple/parse-html.js';
 import { parseJsonPage } from '../simple/parse-json.js';

@@ -1,6 +1,7 @@
 import { answerRefusal } from './refuse.js';
 import { createHash } from 'node:crypto';
-import { PipcacheError, normalizeName } from '@pipcache/shared';
+import { PipcacheError } from '@pipcache/shared';
+import { normalizeName } from '@pipcache/pep';
 import { negotiatePageFormat } from '../simple/accept.js';
 import { renderHtml, renderJson } from '../simple/render.js';
 import { CONTENT_TYPES, type ListedFile, type PageFormat, type ProjectPage } from '../simple/types.js';

@@ -6,7 +6,8 @@
  * reason) instead of being dropped silently.
  */
 import { Parser } from 'htmlparser2';
-import { PipcacheError, isSafeFilename } from '@pipcache/shared';
+import { PipcacheError } from '@pipcache/shared';
+import { isSafeFilename } from '@pipcache/pep';
 import type { CoreMetadata, ListedFile, ProjectPage } from './types.js';
 
 /**

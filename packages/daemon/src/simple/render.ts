@@ -3,7 +3,7 @@
  * PEP 691 v1.1 JSON (with PEP 700 fields).
  */
 import { compare as pep440Compare, valid as pep440Valid } from '@renovatebot/pep440';
-import { parseArchiveFilename } from '@pipcache/shared';
+import { parseArchiveFilename } from '@pipcache/pep';
 import type { CoreMetadata, ListedFile, ProjectPage } from './types.js';
 
 /**

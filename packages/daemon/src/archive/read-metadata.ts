@@ -1,6 +1,6 @@
 /**
- * Core metadata (METADATA / PKG-INFO / PEP 658 `.metadata`) and reading it
- * out of wheels and sdists without unpacking them.
+ * Reading core metadata and build requirements out of wheels and sdists
+ * without unpacking them; the text is parsed by @pipcache/pep.
  *
  * Archives are read with yauzl (zip) and tar-stream + node:zlib (tar.gz);
  * only the metadata entry is ever held in memory, capped at
@@ -12,109 +12,19 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import * as yauzl from 'yauzl';
-import { parse as parseToml } from 'smol-toml';
-import { PipcacheError, normalizeName } from '@pipcache/shared';
-
-export interface CoreMetadata {
-  name: string;
-  version: string;
-  requiresDist: string[];
-  requiresPython?: string;
-  /** Normalized (PEP 685). */
-  providesExtra: string[];
-  /** `Metadata-Version`, '' when absent. */
-  metadataVersion: string;
-  /** `Dynamic` fields (PEP 643), lower-cased. */
-  dynamic: string[];
-}
+import { PipcacheError } from '@pipcache/shared';
+import {
+  LEGACY_BUILD_REQUIRES,
+  normalizeName,
+  parseBuildRequires,
+  parseCoreMetadata,
+  parseRequiresTxt,
+  pkgInfoIsComplete,
+  type CoreMetadata,
+} from '@pipcache/pep';
 
 /** Largest METADATA / PKG-INFO / requires.txt we will read. */
 export const MAX_METADATA_BYTES = 10 * 1024 * 1024;
-
-/**
- * A line that continues the headers, as Python's email.feedparser reads
- * core metadata (`headerRE`): a header name (printable ASCII, no space or
- * colon) and a colon, a continuation (leading space or tab), or an mbox
- * `From ` envelope line (skipped).
- */
-const HEADER_LINE = /^(?:From |[\x21-\x39\x3b-\x7e]*:|[ \t])/;
-
-/**
- * Parses RFC 822-style core metadata headers the way Python's email parser
- * (and so pip, packaging and importlib.metadata) does: the headers end at
- * the first EMPTY line, or at a line that is neither a header nor a
- * continuation (the body starting without a separator). A line that starts
- * with a space or tab continues the previous header even when it holds only
- * whitespace: folded values such as a multi-line `License:` contain such
- * lines, and the Requires-Dist headers after them still count.
- * Throws E_BAD_REQUEST when Name or Version is missing.
- */
-export function parseCoreMetadata(text: string): CoreMetadata {
-  const headers: [string, string][] = [];
-  for (const line of text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/)) {
-    if (line === '' || !HEADER_LINE.test(line)) break;
-    if (line.startsWith('From ')) continue;
-    if (line[0] === ' ' || line[0] === '\t') {
-      const last = headers[headers.length - 1];
-      if (last !== undefined && line.trim() !== '') last[1] += '\n' + line.trim();
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon === 0) continue; // a header with no name: email.parser drops it too
-    headers.push([line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()]);
-  }
-  const all = (key: string): string[] => headers.filter(([k]) => k === key).map(([, v]) => v);
-  const first = (key: string): string | undefined => all(key)[0];
-  const name = first('name');
-  const version = first('version');
-  if (name === undefined || name === '') throw new PipcacheError('E_BAD_REQUEST', 'core metadata has no Name header');
-  if (version === undefined || version === '') {
-    throw new PipcacheError('E_BAD_REQUEST', `core metadata of '${name}' has no Version header`);
-  }
-  const md: CoreMetadata = {
-    name,
-    version,
-    requiresDist: all('requires-dist').filter((r) => r !== ''),
-    providesExtra: [...new Set(all('provides-extra').filter((e) => e !== '').map(normalizeName))],
-    metadataVersion: first('metadata-version') ?? '',
-    dynamic: all('dynamic').map((d) => d.toLowerCase()),
-  };
-  const rp = first('requires-python');
-  if (rp !== undefined && rp !== '') md.requiresPython = rp;
-  return md;
-}
-
-/**
- * Converts setuptools' `*.egg-info/requires.txt` into Requires-Dist strings:
- * `[extra]`, `[extra:marker]` and `[:marker]` sections become markers.
- */
-export function parseRequiresTxt(text: string): string[] {
-  const out: string[] = [];
-  let sectionMarker: string | null = null;
-  for (const raw of text.split(/\r\n|\n|\r/)) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const section = /^\[(.*)\]$/.exec(line);
-    if (section !== null) {
-      const body = (section[1] as string).trim();
-      const colon = body.indexOf(':');
-      const extra = (colon < 0 ? body : body.slice(0, colon)).trim();
-      const marker = colon < 0 ? '' : body.slice(colon + 1).trim();
-      const parts: string[] = [];
-      if (marker !== '') parts.push(`(${marker})`);
-      if (extra !== '') parts.push(`extra == "${extra}"`);
-      sectionMarker = parts.length === 0 ? null : parts.join(' and ');
-      continue;
-    }
-    if (sectionMarker === null) {
-      out.push(line);
-    } else {
-      const semi = line.indexOf(';');
-      out.push(semi < 0 ? `${line} ; ${sectionMarker}` : `${line.slice(0, semi).trim()} ; (${line.slice(semi + 1).trim()}) and ${sectionMarker}`);
-    }
-  }
-  return out;
-}
 
 async function readCapped(stream: AsyncIterable<unknown> & { destroy(): unknown }, what: string): Promise<string> {
   const chunks: Buffer[] = [];
@@ -200,23 +110,6 @@ function classifySdistEntry(name: string): SdistEntryKind | null {
   return null;
 }
 
-/** PKG-INFO alone is enough when it is 2.2+ and does not mark Requires-Dist dynamic. */
-function pkgInfoIsComplete(text: string): boolean {
-  try {
-    const md = parseCoreMetadata(text);
-    return md.requiresDist.length > 0 || (versionAtLeast(md.metadataVersion, 2, 2) && !md.dynamic.includes('requires-dist'));
-  } catch {
-    return true; // it will fail properly later
-  }
-}
-
-function versionAtLeast(v: string, major: number, minor: number): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(v);
-  if (m === null) return false;
-  const [a, b] = [Number(m[1]), Number(m[2])];
-  return a > major || (a === major && b >= minor);
-}
-
 const FIND_KEY: Record<SdistEntryKind, keyof SdistFinds> = { 'pkg-info': 'pkgInfo', requires: 'requiresTxt', pyproject: 'pyproject' };
 
 /** Whether a scan for `want` can stop: it has what it needs. */
@@ -272,9 +165,6 @@ async function scanSdist(path: string, filename: string, want: 'metadata' | 'pyp
   }
 }
 
-/** pip's build requirements when a project has no [build-system] table (PEP 518). */
-export const LEGACY_BUILD_REQUIRES = ['setuptools>=40.8.0', 'wheel'];
-
 /**
  * The requirements pip installs to build this sdist (PEP 518): its
  * pyproject.toml `[build-system].requires`, or the legacy setuptools + wheel.
@@ -284,19 +174,7 @@ export async function readSdistBuildRequires(sdistPath: string, filename = sdist
   const finds = await scanSdist(sdistPath, filename, 'pyproject');
   if (finds === null) return null;
   if (finds.pyproject === undefined) return LEGACY_BUILD_REQUIRES;
-  let doc: Record<string, unknown>;
-  try {
-    doc = parseToml(finds.pyproject) as Record<string, unknown>;
-  } catch (err) {
-    throw new PipcacheError('E_BAD_REQUEST', `${filename}: pyproject.toml does not parse: ${(err as Error).message}`, { cause: err });
-  }
-  const table = doc['build-system'] as { requires?: unknown } | undefined;
-  if (table === undefined) return LEGACY_BUILD_REQUIRES;
-  const requires = table.requires;
-  if (!Array.isArray(requires) || !requires.every((r) => typeof r === 'string')) {
-    throw new PipcacheError('E_BAD_REQUEST', `${filename}: [build-system].requires must be a list of strings`);
-  }
-  return requires as string[];
+  return parseBuildRequires(finds.pyproject, filename);
 }
 
 async function scanZip(path: string): Promise<SdistFinds> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArchiveFilename } from '@pipcache/shared';
+import { parseArchiveFilename } from './names.js';
 import { platformTags, supportedTags, wheelMatches, type Target } from './tags.js';
 
 const def311: Target = { pythonVersion: '3.11', platforms: [], implementation: 'cp' };

@@ -9,8 +9,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { normalizeName } from '@pipcache/shared';
-import { readWheelMetadata } from './metadata.js';
+import { normalizeName } from '@pipcache/pep';
+import { readWheelMetadata } from './read-metadata.js';
 
 const REAL_WHEELS = '/opt/pypi/files';
 

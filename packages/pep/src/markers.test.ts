@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PipcacheError } from '@pipcache/shared';
-import { evaluateMarker, markerEnvFor, markerToString, parseMarker, type MarkerEnv } from './markers.js';
+import { markerEnvFor } from './marker-env.js';
+import { evaluateMarker, markerToString, parseMarker, type MarkerEnv } from './markers.js';
 
 const linux311 = markerEnvFor({ pythonVersion: '3.11.7' });
 const win = markerEnvFor({ pythonVersion: '3.11', platform: 'win_amd64' });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipcacheError } from '@pipcache/shared';
-import { MAX_METADATA_BYTES, parseCoreMetadata, parseRequiresTxt, readSdistMetadata, readWheelMetadata } from './metadata.js';
+import { MAX_METADATA_BYTES, readSdistBuildRequires, readSdistMetadata, readWheelMetadata } from './read-metadata.js';
 
 const METADATA = [
   'Metadata-Version: 2.1',
@@ -21,75 +21,6 @@ const METADATA = [
   'Requires-Dist: not-a-header-this-is-the-body',
   '',
 ].join('\n');
-
-describe('parseCoreMetadata', () => {
-  it('reads headers up to the body', () => {
-    const md = parseCoreMetadata(METADATA);
-    expect(md).toEqual({
-      name: 'Demo_Pkg',
-      version: '1.2.3',
-      requiresDist: ['requests (>=2.0)', "uvloop ; extra == 'fast'"],
-      requiresPython: '>=3.8',
-      providesExtra: ['fast'],
-      metadataVersion: '2.1',
-      dynamic: [],
-    });
-  });
-  it('handles CRLF, continuation lines and Dynamic', () => {
-    const md = parseCoreMetadata('Metadata-Version: 2.2\r\nName: x\r\nVersion: 1\r\nDynamic: Requires-Dist\r\nRequires-Dist: a;\r\n  python_version<"3"\r\n');
-    expect(md.requiresDist).toEqual(['a;\npython_version<"3"']);
-    expect(md.dynamic).toEqual(['requires-dist']);
-  });
-  it('keeps reading past folded lines that hold only whitespace; only an empty line ends the headers', () => {
-    // The shape of pandas 3.0.x: a multi-line License whose blank-looking lines are indented spaces.
-    const text = [
-      'Metadata-Version: 2.1',
-      'Name: pandas',
-      'Version: 3.0.6',
-      'License: BSD 3-Clause License',
-      '         ',
-      '         Copyright (c) 2008-2011, AQR Capital Management, LLC',
-      '\t',
-      '         All rights reserved.',
-      'Requires-Python: >=3.11',
-      'Requires-Dist: numpy>=1.26.0; python_version < "3.14"',
-      'Requires-Dist: python-dateutil>=2.8.2',
-      'Provides-Extra: test',
-      '',
-      'Requires-Dist: body-text',
-    ].join('\n');
-    const md = parseCoreMetadata(text);
-    expect(md.requiresDist).toEqual(['numpy>=1.26.0; python_version < "3.14"', 'python-dateutil>=2.8.2']);
-    expect(md.requiresPython).toBe('>=3.11');
-    expect(md.providesExtra).toEqual(['test']);
-    // The same with CRLF line ends.
-    expect(parseCoreMetadata('Name: x\r\nVersion: 1\r\nLicense: a\r\n   \r\nRequires-Dist: y\r\n\r\n').requiresDist).toEqual(['y']);
-  });
-  it('ends the headers where the body starts without a separator, as email.parser does', () => {
-    const md = parseCoreMetadata('Name: x\nVersion: 1\nRequires-Dist: a\nThis is the description: it has a colon\nRequires-Dist: b\n');
-    expect(md.requiresDist).toEqual(['a']);
-  });
-  it('requires Name and Version', () => {
-    expect(() => parseCoreMetadata('Version: 1\n')).toThrow(/no Name/);
-    expect(() => parseCoreMetadata('Name: x\n')).toThrow(/no Version/);
-  });
-});
-
-describe('parseRequiresTxt', () => {
-  it('turns sections into markers', () => {
-    expect(
-      parseRequiresTxt(
-        ['six>=1.0', 'attrs', '', '[fast]', 'uvloop', '', '[tls:python_version < "3.8"]', 'pyopenssl', '', '[:sys_platform == "win32"]', 'colorama', ''].join('\n'),
-      ),
-    ).toEqual([
-      'six>=1.0',
-      'attrs',
-      'uvloop ; extra == "fast"',
-      'pyopenssl ; (python_version < "3.8") and extra == "tls"',
-      'colorama ; (sys_platform == "win32")',
-    ]);
-  });
-});
 
 let dir: string;
 
@@ -115,6 +46,7 @@ tar('old-0.1.tar.gz', [('old-0.1/PKG-INFO', 'Metadata-Version: 1.1\nName: old\nV
 tar('srclayout-0.2.tar', [('./srclayout-0.2/src/srclayout.egg-info/requires.txt', 'attrs\n'), ('./srclayout-0.2/PKG-INFO', 'Metadata-Version: 1.2\nName: srclayout\nVersion: 0.2\n')], 'w')
 tar('nopkginfo-1.0.tar.gz', [('nopkginfo-1.0/setup.py', '')])
 tar('deep-1.0.tar.gz', [('deep-1.0/sub/PKG-INFO', 'Name: deep\nVersion: 1.0\n')])
+tar('built-1.0.tar.gz', [('built-1.0/PKG-INFO', 'Metadata-Version: 2.2\nName: built\nVersion: 1.0\n'), ('built-1.0/pyproject.toml', '[build-system]\nrequires = ["hatchling>=1"]\n')])
 zf('zipped-1.0.zip', [('zipped-1.0/PKG-INFO', 'Metadata-Version: 2.2\nName: zipped\nVersion: 1.0\nRequires-Dist: a\n')])
 with open(out + '/corrupt-1.0.tar.gz', 'wb') as f: f.write(b'\x1f\x8b\x08\x00garbage' * 10)
 with open(out + '/corrupt-1.0-py3-none-any.whl', 'wb') as f: f.write(b'PK not really a zip')
@@ -187,5 +119,15 @@ describe('readSdistMetadata', () => {
     expect(err).toBeInstanceOf(PipcacheError);
     expect(err.code).toBe('E_BAD_REQUEST');
     expect(err.message).toMatch(/corrupt-1\.0\.tar\.gz: cannot read archive/);
+  });
+});
+
+describe('readSdistBuildRequires', () => {
+  beforeAll(makeArchives);
+  it('reads [build-system].requires, falls back to the legacy pair, and gives null for unreadable formats', async () => {
+    expect(await readSdistBuildRequires(join(dir, 'built-1.0.tar.gz'))).toEqual(['hatchling>=1']);
+    expect(await readSdistBuildRequires(join(dir, 'old-0.1.tar.gz'))).toEqual(['setuptools>=40.8.0', 'wheel']);
+    await writeFile(join(dir, 'y-1.0.tar.bz2'), 'whatever');
+    expect(await readSdistBuildRequires(join(dir, 'y-1.0.tar.bz2'))).toBeNull();
   });
 });

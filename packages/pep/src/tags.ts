@@ -4,7 +4,7 @@
  * `_linux_platforms` / `mac_platforms` expansion of platform tags).
  */
 import { PipcacheError } from '@pipcache/shared';
-import { parsePythonVersion } from './markers.js';
+import { parsePythonVersion } from './marker-env.js';
 
 export interface Target {
   /** '3.11' or '3.11.7'. */
