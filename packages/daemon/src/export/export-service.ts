@@ -5,13 +5,13 @@ import {
   type ExportedFile,
   type ProgressEvent,
 } from '@pipcache/shared';
-import { CacheSource } from '../export/cache-source.js';
-import { markerEnvFor, type MarkerEnv } from '../export/markers.js';
-import { parseRequirementLine, type Requirement } from '../export/requirements.js';
-import { resolve, type ChosenProject, type ResolveOptions } from '../export/resolver.js';
-import { readSdistBuildRequires } from '../export/metadata.js';
+import { CacheSource } from './cache-source.js';
+import { markerEnvFor, type MarkerEnv } from './markers.js';
+import { parseRequirementLine, type Requirement } from './requirements.js';
+import { resolve, type ChosenProject, type ResolveOptions } from './resolver.js';
+import { readSdistBuildRequires } from './metadata.js';
 import type { FileService } from '../files/file-service.js';
-import { alreadyThere, writeExport, type ExportItem } from '../files/export-writer.js';
+import { alreadyThere, writeExport, type ExportItem } from './writer.js';
 import type { PageService } from '../pages/page-service.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { UpstreamGate } from '../upstream/gate.js';
