@@ -18,8 +18,8 @@ import { createProxyServer, type ProxyServer } from './proxy/server.js';
 import { listenControl } from './control/server.js';
 import { controlHandlers } from './control/handlers.js';
 import { Stats } from './stats.js';
-import { createExporter } from './control/export.js';
-import { Importer } from './files/importer.js';
+import { createExporter } from './export/export-service.js';
+import { Importer } from './import/importer.js';
 import { watchConfig, watchInbox } from './watch.js';
 import type { FSWatcher } from 'chokidar';
 

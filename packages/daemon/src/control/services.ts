@@ -3,7 +3,7 @@ import type { Catalog } from '../store/catalog.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Stats } from '../stats.js';
 import type { ExportRequest, ExportResult, ProgressEvent } from '@pipcache/shared';
-import type { Importer } from '../files/importer.js';
+import type { Importer } from '../import/importer.js';
 
 /** What control handlers may use; they never reach LMDB except through Catalog. */
 export interface ControlServices {
