@@ -6,7 +6,7 @@ import type { RequestContext } from './context.js';
 import { passThrough } from './pass-through.js';
 import type { PageResponder } from './serve-page.js';
 import { sendText } from './send.js';
-import type { Stats } from '../stats.js';
+import type { Stats } from './stats.js';
 
 export interface RouterDeps {
   /** The upstream index that index mode (`http://host:port/simple/`) fronts. */
