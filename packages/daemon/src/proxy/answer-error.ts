@@ -51,8 +51,8 @@ export function errorAnswer(err: unknown, opts: ErrorAnswerOptions = {}): ErrorA
   if (error.code === 'E_AUTH_REQUIRED') {
     if (opts.direct) {
       status = 401;
-      headers['www-authenticate'] = 'Basic realm="pipcache"';
-    } else headers['proxy-authenticate'] = 'Basic realm="pipcache"';
+      headers['WWW-Authenticate'] = 'Basic realm="pipcache"';
+    } else headers['Proxy-Authenticate'] = 'Basic realm="pipcache"';
   }
   return { error, status, text: `pipcache: ${error.message}`, headers };
 }
