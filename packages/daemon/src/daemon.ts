@@ -17,7 +17,7 @@ import { Router } from './proxy/router.js';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
 import { listenControl } from './control/server.js';
 import { controlHandlers } from './control/handlers.js';
-import { Stats } from './stats.js';
+import { Stats } from './proxy/stats.js';
 import { createExporter } from './export/export-service.js';
 import { Importer } from './import/importer.js';
 import { watchConfig, watchInbox } from './watch.js';

@@ -12,6 +12,9 @@ export const ERROR_CODES = {
   E_USAGE: { exit: 2, http: 400, hint: 'see --help' },
   E_BAD_REQUEST: { exit: 1, http: 400, hint: '' },
   E_BAD_FILENAME: { exit: 1, http: 400, hint: '' },
+  E_METHOD_NOT_ALLOWED: { exit: 1, http: 405, hint: '' },
+  E_NOT_ACCEPTABLE: { exit: 1, http: 406, hint: '' },
+  E_HEADERS_TOO_LARGE: { exit: 1, http: 431, hint: '' },
   E_PAGE_INVALID: { exit: 1, http: 502, hint: 'the upstream index sent a page that does not parse' },
   E_HASH_MISMATCH: { exit: 1, http: 502, hint: 'the upstream body did not match the index hash; nothing was cached' },
   E_TRUNCATED: { exit: 1, http: 502, hint: 'the upstream body was cut off; nothing was cached' },
@@ -24,7 +27,14 @@ export const ERROR_CODES = {
   E_CLIENT_REFUSED: { exit: 1, http: 403, hint: 'add the client network to `allow` in the config' },
   E_AUTH_REQUIRED: { exit: 1, http: 407, hint: 'use the proxy URL that `pipcache env` prints (it carries the token)' },
   E_LIMIT: { exit: 1, http: 502, hint: 'a limit in the config (`limits`) was reached' },
+  E_BUSY: { exit: 1, http: 503, hint: 'too many open connections (limits.connections); retry later' },
+  E_CA_INVALID: {
+    exit: 1,
+    http: 500,
+    hint: 'move the CA directory (~/.pipcache/ca) away so that pipcache makes a new CA at start; pip must then trust the new bundle',
+  },
   E_EXPORT_UNPROVEN: { exit: 1, http: 500, hint: 'pip cannot install the exported set from the directory alone; see the message' },
+  E_INTERNAL: { exit: 1, http: 500, hint: 'a bug in pipcache; see `pipcache logs`' },
 } as const satisfies Record<string, { exit: number; http: number; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

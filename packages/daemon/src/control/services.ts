@@ -1,7 +1,7 @@
 import type { Config, HomePaths } from '@pipcache/shared';
 import type { Catalog } from '../store/catalog.js';
 import type { BlobStore } from '../store/blob-store.js';
-import type { Stats } from '../stats.js';
+import type { Stats } from '../proxy/stats.js';
 import type { ExportRequest, ExportResult, ProgressEvent } from '@pipcache/shared';
 import type { Importer } from '../import/importer.js';
 

@@ -1,13 +1,9 @@
-import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { PipcacheError, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore } from '../store/blob-store.js';
 import { recordKey, fileKeyId, type FileKey, type FileRecord, type Catalog, type UrlRecord } from '../store/catalog.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { UpstreamGate } from '../upstream/gate.js';
-import { answerRefusal } from '../proxy/refuse.js';
-import type { RequestContext } from '../proxy/context.js';
-import { READ_CHUNK, contentTypeFor, sendFile, sendText } from '../proxy/send.js';
 import { Download } from './download.js';
 import { FileLookup, type Found, type PageSource } from './file-lookup.js';
 import { SmallBlobCache } from '../store/small-blob-cache.js';
@@ -46,6 +42,34 @@ interface Target {
   /** Size of the stored blob when the index knows it. */
   size: number | null;
 }
+
+/** A stored blob, checked and ready to be served. */
+export interface StoredBlob {
+  path: string;
+  size: number;
+  sha256: string;
+  filename: string;
+  /** The bytes, when small enough to be kept in memory. */
+  data: Buffer | null;
+}
+
+/** What of a client's request the service needs to decide. */
+export interface FileRequest {
+  method: string;
+  /** The request asks for a byte range. */
+  range: boolean;
+}
+
+/** What to do with a request for a file the index knows; the caller turns it into a response. */
+export type FileDecision =
+  /** Serve the stored blob. */
+  | { kind: 'hit'; blob: StoredBlob }
+  /** Follow the (possibly shared) download, which stores the blob under `sha256` once verified. */
+  | { kind: 'miss'; download: Download; sha256: string; filename: string; blobPath: string }
+  /** Not fetched (offline, not a configured index): answer the coded error. */
+  | { kind: 'refused'; error: PipcacheError }
+  /** Pass the request through uncached (unknown key, no digest to verify against, HEAD / Range on a miss). */
+  | { kind: 'pass' };
 
 function targetOf(rec: FileRecord, metadata: boolean): Target {
   if (metadata) {
@@ -97,55 +121,52 @@ export class FileService {
   }
 
   /**
-   * Serves a file the index knows. Returns false when the caller should pass
-   * the request through uncached (unknown key, no digest to verify against,
-   * or a HEAD / Range request on a miss).
+   * Decides how to answer a request for a file the index knows: a stored
+   * blob that checks out is a hit; a damaged one is removed and the request
+   * goes on as a miss; a miss joins or starts the one download of its digest.
    */
-  async serve(ctx: RequestContext, lookup: UrlRecord): Promise<boolean> {
+  async decide(lookup: UrlRecord, request: FileRequest): Promise<FileDecision> {
     const rec = this.deps.catalog.getFile(lookup.key);
-    if (!rec) return false;
+    if (!rec) return { kind: 'pass' };
     const t = targetOf(rec, lookup.metadata);
     if (t.stored) {
-      const path = this.deps.blobs.path(t.stored);
-      let data: Buffer | null = null;
-      let damaged = false;
-      try {
-        data = await this.small.get(t.stored, path, t.size);
-      } catch (err) {
-        damaged = isPipcacheError(err, 'E_HASH_MISMATCH');
-      }
-      let size = damaged ? null : data ? data.length : await this.deps.blobs.size(t.stored);
-      // Every hit that is not served from memory costs this stat: a blob cut
-      // short (or grown) on disk is damage, never served under the full file's ETag.
-      if (size !== null && t.size !== null && size !== t.size) {
-        this.deps.log.error({ key: lookup.key, sha256: t.stored, size, expected: t.size }, 'stored blob has the wrong size');
-        damaged = true;
-        size = null;
-      }
-      if (size !== null) {
-        ctx.outcome = 'hit';
-        ctx.fromCache = await sendFile(ctx.req, ctx.res, { path, size, sha256: t.stored, filename: t.filename, data });
-        if (!lookup.metadata) this.recordHit(lookup.key);
-        return true;
-      }
-      if (damaged) await this.forget(lookup, t);
-      else this.deps.log.warn({ key: lookup.key, sha256: t.stored }, 'indexed blob missing on disk; fetching again');
+      const blob = await this.checkStored(lookup, t);
+      if (blob) return { kind: 'hit', blob };
     }
     const refused = this.deps.gate.refusal('file', new URL(t.url));
-    if (refused) {
-      answerRefusal(ctx, 'file', refused);
-      return true;
-    }
-    if (t.sha256 === null) return false; // unverifiable: the caller passes it through uncached
-    const method = ctx.req.method ?? 'GET';
-    if (method !== 'GET' || ctx.req.headers.range) {
+    if (refused) return { kind: 'refused', error: refused };
+    if (t.sha256 === null) return { kind: 'pass' }; // unverifiable: passed through uncached
+    if (request.method !== 'GET' || request.range) {
       // Ranges and HEAD on a miss go upstream as they are, and nothing more:
       // a HEAD must not pull the whole file (a GET fills the cache).
-      return false;
+      return { kind: 'pass' };
     }
-    ctx.outcome = 'miss';
-    await this.streamMiss(ctx, t);
-    return true;
+    return { kind: 'miss', download: this.download(t), sha256: t.sha256, filename: t.filename, blobPath: this.deps.blobs.path(t.sha256) };
+  }
+
+  /** The stored blob when it checks out; null (after forgetting a damaged one) when the request is a miss. */
+  private async checkStored(lookup: UrlRecord, t: Target): Promise<StoredBlob | null> {
+    const stored = t.stored as string;
+    const path = this.deps.blobs.path(stored);
+    let data: Buffer | null = null;
+    let damaged = false;
+    try {
+      data = await this.small.get(stored, path, t.size);
+    } catch (err) {
+      damaged = isPipcacheError(err, 'E_HASH_MISMATCH');
+    }
+    let size = damaged ? null : data ? data.length : await this.deps.blobs.size(stored);
+    // Every hit that is not served from memory costs this stat: a blob cut
+    // short (or grown) on disk is damage, never served under the full file's ETag.
+    if (size !== null && t.size !== null && size !== t.size) {
+      this.deps.log.error({ key: lookup.key, sha256: stored, size, expected: t.size }, 'stored blob has the wrong size');
+      damaged = true;
+      size = null;
+    }
+    if (size !== null) return { path, size, sha256: stored, filename: t.filename, data };
+    if (damaged) await this.forget(lookup, t);
+    else this.deps.log.warn({ key: lookup.key, sha256: stored }, 'indexed blob missing on disk; fetching again');
+    return null;
   }
 
   /** Removes a damaged blob and marks it not stored, so the request goes on as a miss. */
@@ -191,8 +212,13 @@ export class FileService {
     return this.ensureStored(lookup);
   }
 
-  /** Hits are counted in memory and written in one transaction a second, off the hit path. */
-  private recordHit(key: FileKey): void {
+  /**
+   * Counts a served hit on an archive (`.metadata` reads are not counted).
+   * Hits are counted in memory and written in one transaction a second, off the hit path.
+   */
+  recordHit(lookup: UrlRecord): void {
+    if (lookup.metadata) return;
+    const { key } = lookup;
     const id = fileKeyId(key);
     const entry = this.hits.get(id);
     const last = new Date().toISOString();
@@ -254,92 +280,5 @@ export class FileService {
           : r,
     );
     this.deps.onListingChanged(t.rec.origin, t.rec.project);
-  }
-
-  private async streamMiss(ctx: RequestContext, t: Target): Promise<void> {
-    const dl = this.download(t);
-    await dl.whenStarted();
-    if (dl.state === 'failed') {
-      ctx.outcome = 'error';
-      ctx.reason = dl.error?.message;
-      const status = dl.upstreamStatus ?? dl.error?.httpStatus ?? 502;
-      sendText(ctx.res, status, `pipcache: ${dl.error?.message ?? 'download failed'}`);
-      return;
-    }
-    const headers: Record<string, string | number> = {
-      'content-type': contentTypeFor(t.filename),
-      etag: `"${t.sha256}"`,
-      'accept-ranges': 'bytes',
-      'cache-control': 'max-age=365000000, immutable, public',
-    };
-    if (dl.size !== null) headers['content-length'] = dl.size;
-    ctx.res.writeHead(200, headers);
-    ctx.fromUpstream = await follow(dl, ctx, this.deps.blobs.path(t.sha256 as string));
-  }
-}
-
-/** Streams a running download's temp file to one client. */
-async function follow(dl: Download, ctx: RequestContext, blobPath: string): Promise<number> {
-  const { res } = ctx;
-  let fh: FileHandle | undefined;
-  let pos = 0;
-  let closed = false;
-  res.on('close', () => {
-    closed = true;
-    dl.emit('progress');
-  });
-  try {
-    // The temp file exists once a byte of it is flushed (its write stream
-    // opens it asynchronously, so a reader can get there first). Once
-    // verified it is renamed to its blob path; an fd opened before the rename
-    // keeps working.
-    while (!closed && dl.state === 'running' && dl.flushed === 0) await dl.next();
-    if (closed) return pos;
-    if (dl.error) {
-      res.destroy(dl.error);
-      return pos;
-    }
-    fh = await open(dl.tmpPath, 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-      return open(blobPath, 'r');
-    });
-    for (;;) {
-      if (closed) return pos;
-      if (dl.state === 'failed') {
-        res.destroy(dl.error);
-        return pos;
-      }
-      const limit = dl.readable();
-      if (pos < limit) {
-        const want = Math.min(READ_CHUNK, limit - pos);
-        const buf = Buffer.allocUnsafe(want);
-        const { bytesRead } = await fh.read(buf, 0, want, pos);
-        if (bytesRead === 0) throw new Error(`temp file shorter than reported (${pos} < ${limit})`);
-        pos += bytesRead;
-        if (!res.write(bytesRead === want ? buf : buf.subarray(0, bytesRead))) {
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              res.off('drain', done);
-              res.off('close', done);
-              resolve();
-            };
-            res.on('drain', done);
-            res.on('close', done);
-          });
-        }
-        continue;
-      }
-      if (dl.state === 'done') {
-        res.end();
-        return pos;
-      }
-      await dl.next();
-    }
-  } catch (err) {
-    ctx.reason = (err as Error).message;
-    res.destroy(err as Error);
-    return pos;
-  } finally {
-    await fh?.close();
   }
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorCode } from '@pipcache/shared';
 
 export type CacheOutcome =
   | 'hit'
@@ -22,6 +23,8 @@ export interface RequestContext {
   outcome: CacheOutcome;
   /** Why a request was refused or served stale; goes to the log line. */
   reason?: string;
+  /** The code of the error or refusal the request ended in; goes to the log line. */
+  code?: ErrorCode;
   /** Bytes of this response body that came from disk / from upstream. */
   fromCache: number;
   fromUpstream: number;

@@ -1,6 +1,6 @@
 import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from './context.js';
-import { answerRefusal } from './refuse.js';
+import { answerError } from './answer-error.js';
 
 /** RFC 9110 7.6.1 hop-by-hop fields, plus proxy credentials meant for us. */
 const HOP_BY_HOP = new Set([
@@ -47,7 +47,7 @@ export async function passThrough(ctx: RequestContext, upstream: UpstreamClient,
       ...(method !== 'GET' && method !== 'HEAD' ? { body: req } : {}),
     });
   } catch (err) {
-    answerRefusal(ctx, kind, err);
+    answerError(ctx, err, { kind });
     return;
   }
   const headers = forwardableHeaders(up.headers);

@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { PipcacheError } from '@pipcache/shared';
 import type { FileService } from '../files/file-service.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { RequestContext } from './context.js';
 import { passThrough } from './pass-through.js';
 import type { PageResponder } from './serve-page.js';
-import { sendText } from './send.js';
-import type { Stats } from '../stats.js';
+import { answerError, sendError } from './answer-error.js';
+import { serveFile } from './serve-file.js';
+import type { Stats } from './stats.js';
 
 export interface RouterDeps {
   /** The upstream index that index mode (`http://host:port/simple/`) fronts. */
@@ -60,7 +62,7 @@ export class Router {
       if (url.origin !== upstream.origin) throw new Error('another origin');
     } catch {
       this.deps.log.warn({ target: (req.url ?? '').slice(0, 200) }, 'request refused: bad request target');
-      sendText(res, 400, 'pipcache: bad request target');
+      sendError(res, new PipcacheError('E_BAD_REQUEST', 'bad request target'));
       return;
     }
     this.run(req, res, url, (ctx) => this.routeLocal(ctx));
@@ -72,10 +74,9 @@ export class Router {
     // After the handlers' own close listeners and their awaits have counted the bytes.
     res.on('close', () => setImmediate(() => this.finish(ctx, started)));
     route(ctx).catch((err: Error) => {
-      ctx.outcome = 'error';
-      ctx.reason = err.message;
       this.deps.log.error({ err }, 'request failed');
-      sendText(res, 500, 'pipcache: internal error');
+      // A bug: the client learns only that it happened; the log has the error.
+      answerError(ctx, new PipcacheError('E_INTERNAL', 'internal error', { cause: err }), { reason: err.message });
     });
   }
 
@@ -86,8 +87,7 @@ export class Router {
     if (cacheable && page?.[1]) {
       const name = decode(page[1]);
       if (name === null) {
-        ctx.outcome = 'refused';
-        sendText(ctx.res, 400, 'pipcache: bad project name in URL');
+        answerError(ctx, new PipcacheError('E_BAD_REQUEST', 'bad project name in URL'));
         return;
       }
       await this.deps.pages.serve(ctx, name);
@@ -95,7 +95,7 @@ export class Router {
     }
     if (cacheable) {
       const found = await this.deps.files.find(ctx.url);
-      if (found.lookup && (await this.deps.files.serve(ctx, found.lookup))) return;
+      if (found.lookup && (await serveFile(ctx, this.deps.files, found.lookup))) return;
       if (found.reason) ctx.reason = found.reason;
     }
     await passThrough(ctx, this.deps.upstream, ctx.url.pathname.startsWith('/simple/') ? 'page' : 'file');
@@ -105,8 +105,7 @@ export class Router {
     const method = ctx.req.method ?? 'GET';
     const path = ctx.url.pathname;
     if (method !== 'GET' && method !== 'HEAD') {
-      ctx.outcome = 'refused';
-      sendText(ctx.res, 405, 'pipcache: the index is read-only');
+      answerError(ctx, new PipcacheError('E_METHOD_NOT_ALLOWED', 'the index is read-only'));
       return;
     }
     if (path === '/simple/' || path === '/simple') {
@@ -117,8 +116,7 @@ export class Router {
     if (page?.[1]) {
       const name = decode(page[1]);
       if (name === null) {
-        ctx.outcome = 'refused';
-        sendText(ctx.res, 400, 'pipcache: bad project name in URL');
+        answerError(ctx, new PipcacheError('E_BAD_REQUEST', 'bad project name in URL'));
         return;
       }
       await this.deps.pages.serve(ctx, name, { mapUrl: localFileUrl, view: 'index' });
@@ -127,8 +125,7 @@ export class Router {
     const file = LOCAL_FILE.exec(path);
     const [project, version, filename] = file ? [file[1], file[2], file[3]].map((p) => decode(p ?? '')) : [];
     if (!file || !project || !version || !filename) {
-      ctx.outcome = 'refused';
-      sendText(ctx.res, 404, `pipcache: no such path ${path}; the index is at /simple/`);
+      answerError(ctx, new PipcacheError('E_NOT_FOUND', `no such path ${path}; the index is at /simple/`));
       return;
     }
     const found = await this.deps.files.findByName(this.deps.indexUpstream(), this.deps.originOrder(), {
@@ -138,12 +135,12 @@ export class Router {
       metadata: file[4] !== undefined,
     });
     const lookup = found.lookup;
-    if (lookup && (await this.deps.files.serve(ctx, lookup))) return;
+    if (lookup && (await serveFile(ctx, this.deps.files, lookup))) return;
     const upstreamUrl = lookup && this.deps.files.upstreamUrl(lookup);
     if (!upstreamUrl) {
-      ctx.outcome = 'refused';
-      ctx.reason = found.reason ?? `not in the catalog: ${project} ${version} ${filename}`;
-      sendText(ctx.res, 404, `pipcache: ${filename} is not in the index`);
+      answerError(ctx, new PipcacheError('E_NOT_FOUND', `${filename} is not in the index`), {
+        reason: found.reason ?? `not in the catalog: ${project} ${version} ${filename}`,
+      });
       return;
     }
     ctx.url = new URL(upstreamUrl);
@@ -162,6 +159,7 @@ export class Router {
         status: ctx.res.statusCode,
         bytes: ctx.fromCache + ctx.fromUpstream,
         ms: Math.round(performance.now() - started),
+        ...(ctx.code ? { code: ctx.code } : {}),
         ...(ctx.reason ? { reason: ctx.reason } : {}),
         ...(ctx.res.writableFinished ? {} : { aborted: true }),
       },

@@ -1,4 +1,3 @@
-import { answerRefusal } from './refuse.js';
 import { createHash } from 'node:crypto';
 import { PipcacheError } from '@pipcache/shared';
 import { normalizeName } from '@pipcache/pep';
@@ -8,7 +7,7 @@ import { CONTENT_TYPES, type ListedFile, type PageFormat, type ProjectPage } fro
 import type { PageResult, PageService } from '../pages/page-service.js';
 import type { FileRecord } from '../store/catalog.js';
 import type { RequestContext } from './context.js';
-import { sendText } from './send.js';
+import { answerError } from './answer-error.js';
 
 /** Rendered pages kept in memory (each is one project in one format). */
 const MAX_RENDERED = 2000;
@@ -87,21 +86,22 @@ export class PageResponder {
     }
     const format = negotiatePageFormat(req.headers.accept);
     if (format === null) {
-      ctx.outcome = 'refused';
-      sendText(res, 406, 'pipcache: acceptable formats are application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html, text/html');
+      answerError(
+        ctx,
+        new PipcacheError('E_NOT_ACCEPTABLE', 'acceptable formats are application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html, text/html'),
+      );
       return;
     }
     let result: PageResult | null;
     try {
       result = await this.pages.get(ctx.url, project);
     } catch (err) {
-      answerRefusal(ctx, 'page', err);
+      answerError(ctx, err, { kind: 'page' });
       return;
     }
     if (result === null) {
-      ctx.outcome = 'miss';
-      ctx.reason = `project ${project} not found upstream`;
-      sendText(res, 404, `pipcache: ${ctx.reason}`);
+      // Upstream answered: the project does not exist there (a miss, not a refusal).
+      answerError(ctx, new PipcacheError('E_NOT_FOUND', `project ${project} not found upstream`), { outcome: 'miss' });
       return;
     }
     ctx.outcome = result.outcome;

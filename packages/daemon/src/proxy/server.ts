@@ -4,10 +4,11 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
-import { isPipcacheError, PipcacheError, type Limits } from '@pipcache/shared';
+import { PipcacheError, type Limits } from '@pipcache/shared';
 import type { LeafCache } from '../tls/leaf-cache.js';
-import { refusalStatus, type UpstreamGate } from '../upstream/gate.js';
+import type { UpstreamGate } from '../upstream/gate.js';
 import type { ClientAccess } from './access.js';
+import { errorAnswer, sendError, type ErrorAnswer, type ErrorAnswerOptions } from './answer-error.js';
 import type { Router } from './router.js';
 
 export interface ProxyServerDeps {
@@ -27,21 +28,20 @@ const CONNECT_TARGET = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
 /** An origin-form target: one slash, then no second one (`//host/...` would name another host). */
 const ORIGIN_FORM = /^\/(?!\/)/;
 
-function refuse(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
+/**
+ * Writes an error answer on a raw socket and closes it: for refusals before
+ * any HTTP response exists (CONNECT, connection limits, unparsable requests).
+ * Status, body and headers come from the one error mapping.
+ */
+function refuse(socket: Duplex, answer: ErrorAnswer): void {
   if (socket.destroyed) return;
-  const body = `${reason}\n`;
-  const extra = Object.entries(headers)
+  const body = `${answer.text}\n`;
+  const extra = Object.entries(answer.headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
   socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${answer.status} ${http.STATUS_CODES[answer.status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
-}
-
-/** Headers that go with a refusal: the challenge a client needs to retry with credentials. */
-function challenge(err: PipcacheError, proxy: boolean): Record<string, string> {
-  if (err.code !== 'E_AUTH_REQUIRED') return {};
-  return proxy ? { 'Proxy-Authenticate': 'Basic realm="pipcache"' } : { 'WWW-Authenticate': 'Basic realm="pipcache"' };
 }
 
 /**
@@ -67,22 +67,20 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   const forwarder = httpProxy.createProxyServer({ xfwd: false, proxyTimeout: 60_000 });
   forwarder.on('error', (err, _req, res) => {
     log.warn({ err: err.message }, 'forwarding failed');
-    if (res instanceof http.ServerResponse && !res.headersSent) {
-      res.writeHead(502, { 'content-type': 'text/plain' });
-      res.end(`pipcache: upstream failed: ${err.message}\n`);
-    } else res.destroy();
+    if (res instanceof http.ServerResponse) sendError(res, new PipcacheError('E_UPSTREAM', `upstream failed: ${err.message}`, { cause: err }));
+    else res.destroy();
   });
 
   /** Logs a refusal with its code and answers it on the socket. */
-  const refuseWith = (socket: Duplex, err: PipcacheError, status: number, fields: Record<string, unknown>, proxy = true): void => {
-    log.warn({ ...fields, code: err.code, status, reason: err.message }, 'request refused');
-    refuse(socket, status, `pipcache: ${err.message}`, challenge(err, proxy));
+  const refuseWith = (socket: Duplex, err: unknown, fields: Record<string, unknown>, opts: ErrorAnswerOptions = {}): void => {
+    const answer = errorAnswer(err, opts);
+    log.warn({ ...fields, code: answer.error.code, status: answer.status, reason: answer.error.message }, 'request refused');
+    refuse(socket, answer);
   };
 
-  const respondRefusal = (res: ServerResponse, err: PipcacheError, status: number, fields: Record<string, unknown>, proxy: boolean): void => {
-    log.warn({ ...fields, code: err.code, status, reason: err.message }, 'request refused');
-    res.writeHead(status, { 'content-type': 'text/plain', ...challenge(err, proxy) });
-    res.end(`pipcache: ${err.message}\n`);
+  const respondRefusal = (res: ServerResponse, err: unknown, fields: Record<string, unknown>, opts: ErrorAnswerOptions = {}): void => {
+    const answer = sendError(res, err, opts);
+    log.warn({ ...fields, code: answer.error.code, status: answer.status, reason: answer.error.message }, 'request refused');
   };
 
   const onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
@@ -90,9 +88,13 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       socket.destroy();
       return;
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    log.warn({ code: err.code, status }, 'malformed request refused');
-    refuse(socket, status, status === 431 ? 'request header fields too large' : 'malformed request');
+    const answer = errorAnswer(
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? new PipcacheError('E_HEADERS_TOO_LARGE', 'request header fields too large')
+        : new PipcacheError('E_BAD_REQUEST', 'malformed request'),
+    );
+    log.warn({ code: err.code, status: answer.status }, 'malformed request refused');
+    refuse(socket, answer);
   };
 
   const inner = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: 60_000 }, (req, res) => {
@@ -107,7 +109,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     // Inside a tunnel to one host, every request is for that host, over https.
     if (!url || url.protocol !== 'https:' || url.hostname !== host || (url.port !== '' && url.port !== '443')) {
       log.warn({ host, target: target.slice(0, 200) }, 'request refused: the target names another host than the tunnel');
-      refuse(req.socket, 400, 'bad request target');
+      refuse(req.socket, errorAnswer(new PipcacheError('E_BAD_REQUEST', 'bad request target')));
       return;
     }
     deps.router.handle(req, res, url);
@@ -120,7 +122,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       try {
         deps.access.checkCredentials(req, 'authorization');
       } catch (err) {
-        respondRefusal(res, err as PipcacheError, 401, { method: req.method, path: target.slice(0, 200) }, false);
+        respondRefusal(res, err, { method: req.method, path: target.slice(0, 200) }, { direct: true });
         return;
       }
       deps.local(req, res);
@@ -132,19 +134,17 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       if (target.startsWith('/')) throw new Error('not absolute');
     } catch {
       log.warn({ target: target.slice(0, 200) }, 'request refused: bad request target');
-      res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' });
-      res.end('pipcache: bad request target\n');
+      sendError(res, new PipcacheError('E_BAD_REQUEST', 'bad request target'), { headers: { connection: 'close' } });
       return;
     }
     try {
       deps.access.checkCredentials(req, 'proxy-authorization');
     } catch (err) {
-      respondRefusal(res, err as PipcacheError, 407, { method: req.method, host: url.host }, true);
+      respondRefusal(res, err, { method: req.method, host: url.host });
       return;
     }
     if (url.protocol !== 'http:') {
-      res.writeHead(400, { 'content-type': 'text/plain' });
-      res.end('pipcache: only http:// URLs can be forwarded; use CONNECT for https\n');
+      sendError(res, new PipcacheError('E_BAD_REQUEST', 'only http:// URLs can be forwarded; use CONNECT for https'));
       return;
     }
     if (deps.isIntercepted(url.hostname)) {
@@ -159,10 +159,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
         req.url = url.pathname + url.search;
         forwarder.web(req, res, { target: `http://${dest.host.includes(':') ? `[${dest.host}]` : dest.host}:${dest.port}` });
       },
-      (err: unknown) => {
-        const e = isPipcacheError(err) ? err : new PipcacheError('E_UPSTREAM', (err as Error).message);
-        respondRefusal(res, e, refusalStatus('forward', e), { method: req.method, host: url.host }, true);
-      },
+      (err: unknown) => respondRefusal(res, err, { method: req.method, host: url.host }, { kind: 'forward' }),
     );
   });
   server.on('clientError', onClientError);
@@ -172,7 +169,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       deps.access.checkClient(sock.remoteAddress);
     } catch (err) {
       log.warn({ client: sock.remoteAddress, code: (err as PipcacheError).code }, 'connection refused: client not in allow');
-      refuse(sock, 403, `pipcache: ${(err as Error).message}`);
+      refuse(sock, errorAnswer(err));
       sock.destroySoon();
       return;
     }
@@ -182,7 +179,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
         capLogged = Date.now();
         log.warn({ code: 'E_LIMIT', limit: limits.connections }, 'connection refused: too many open connections (limits.connections)');
       }
-      refuse(sock, 503, 'pipcache: too many open connections');
+      refuse(sock, errorAnswer(new PipcacheError('E_BUSY', 'too many open connections')));
       sock.destroySoon();
       return;
     }
@@ -200,20 +197,20 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     const m = CONNECT_TARGET.exec(req.url ?? '');
     if (!m) {
       log.warn({ target: (req.url ?? '').slice(0, 200) }, 'CONNECT refused: bad target');
-      refuse(sock, 400, 'bad CONNECT target');
+      refuse(sock, errorAnswer(new PipcacheError('E_BAD_REQUEST', 'bad CONNECT target')));
       return;
     }
     const host = (m[1] ?? m[2] ?? '').toLowerCase();
     const port = Number(m[3]);
     if (!m[1] && !isHostName(host)) {
       log.warn({ target: (req.url ?? '').slice(0, 200) }, 'CONNECT refused: not a host name');
-      refuse(sock, 400, 'bad CONNECT target');
+      refuse(sock, errorAnswer(new PipcacheError('E_BAD_REQUEST', 'bad CONNECT target')));
       return;
     }
     try {
       deps.access.checkCredentials(req, 'proxy-authorization');
     } catch (err) {
-      refuseWith(sock, err as PipcacheError, 407, { method: 'CONNECT', host });
+      refuseWith(sock, err, { method: 'CONNECT', host });
       return;
     }
     if (deps.isIntercepted(host) && port === 443) {
@@ -222,10 +219,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     }
     deps.gate.checkConnect('tunnel', host, port).then(
       (dest) => tunnel(sock, host, dest, head),
-      (err: unknown) => {
-        const e = isPipcacheError(err) ? err : new PipcacheError('E_UPSTREAM', (err as Error).message);
-        refuseWith(sock, e, refusalStatus('tunnel', e), { method: 'CONNECT', host, port });
-      },
+      (err: unknown) => refuseWith(sock, err, { method: 'CONNECT', host, port }, { kind: 'tunnel' }),
     );
   });
 
@@ -246,7 +240,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       },
       (err: Error) => {
         log.error({ host, err: err.message }, 'could not issue a certificate');
-        refuse(sock, 500, 'pipcache could not issue a certificate');
+        refuse(sock, errorAnswer(new PipcacheError('E_INTERNAL', 'could not issue a certificate', { cause: err })));
       },
     );
   }
@@ -268,7 +262,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     });
     upstream.on('error', (err) => {
       log.warn({ host, err: err.message }, 'tunnel failed');
-      if (!connected) refuse(sock, 502, `pipcache: cannot reach ${host}: ${err.message}`);
+      if (!connected) refuse(sock, errorAnswer(new PipcacheError('E_UPSTREAM', `cannot reach ${host}: ${err.message}`, { cause: err })));
       else sock.destroy();
     });
     sock.on('close', () => upstream.destroy());

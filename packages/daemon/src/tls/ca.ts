@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import * as x509 from '@peculiar/x509';
+import { PipcacheError } from '@pipcache/shared';
 import { NAME_CONSTRAINTS_OID, canonicalHosts, encodeNameConstraints } from './name-constraints.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -46,10 +47,34 @@ export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
-async function importPrivateKeyPem(pem: string): Promise<CryptoKey> {
-  const [der] = x509.PemConverter.decode(pem);
-  if (!der) throw new Error('no PEM block in CA key file');
-  return webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, true, ['sign']) as Promise<CryptoKey>;
+/**
+ * A CA file that exists but does not parse is not replaced on its own: pip
+ * trusts the bundle made from it, so the user decides to start a new CA.
+ */
+function invalidCa(path: string, what: string, err: unknown): PipcacheError {
+  return new PipcacheError(
+    'E_CA_INVALID',
+    `${path} is not a valid ${what} (${(err as Error).message}); move ${dirname(path)} away to make a new CA, and pip must then trust the new bundle`,
+    { cause: err },
+  );
+}
+
+async function importPrivateKeyPem(pem: string, path: string): Promise<CryptoKey> {
+  try {
+    const [der] = x509.PemConverter.decode(pem);
+    if (!der) throw new Error('no PEM block');
+    return (await webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, true, ['sign'])) as CryptoKey;
+  } catch (err) {
+    throw invalidCa(path, 'CA private key', err);
+  }
+}
+
+function parseCertificate(pem: string, path: string): x509.X509Certificate {
+  try {
+    return new x509.X509Certificate(pem);
+  } catch (err) {
+    throw invalidCa(path, 'CA certificate', err);
+  }
 }
 
 async function createCa(hosts: string[]): Promise<{ cert: x509.X509Certificate; privateKey: CryptoKey }> {
@@ -102,12 +127,12 @@ export async function loadOrCreateCa(certPath: string, keyPath: string, hosts: r
   let reason: CertificateAuthority['reason'] = 'new';
   try {
     const [certPem, keyPem] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
-    const cert = new x509.X509Certificate(certPem);
+    const cert = parseCertificate(certPem, certPath);
     if (cert.notAfter.getTime() - Date.now() <= CA_RENEW_BEFORE_DAYS * DAY_MS) reason = 'expiring';
     else if (!constrainedTo(cert, canonical)) reason = 'constraints';
     else {
       await chmod(keyPath, 0o600);
-      return { cert, certPem: cert.toString('pem'), privateKey: await importPrivateKeyPem(keyPem), hosts: canonical, created: false };
+      return { cert, certPem: cert.toString('pem'), privateKey: await importPrivateKeyPem(keyPem, keyPath), hosts: canonical, created: false };
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

@@ -1,4 +1,4 @@
-import type { RequestContext } from './proxy/context.js';
+import type { RequestContext } from './context.js';
 
 /** Request counters since the daemon started. */
 export class Stats {
