@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open } from 'lmdb';
+import { open, type Key } from 'lmdb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileKey, type FileRecord } from './catalog.js';
 import { describeCatalogContract, fileRecord as record, pageRecord as page, REAL_FILES as REAL } from './catalog.contract.js';
@@ -104,8 +104,8 @@ describe('Catalog migration', () => {
   it('renames the host field of a layout-2 catalog to origin, keeping keys, stored state and URLs', async () => {
     const path = newPath();
     const root = open({ path, compression: false });
-    const f = root.openDB<unknown, unknown>({ name: 'files' });
-    const pg = root.openDB<unknown, unknown>({ name: 'pages' });
+    const f = root.openDB<unknown, Key>({ name: 'files' });
+    const pg = root.openDB<unknown, Key>({ name: 'pages' });
     const u = root.openDB<unknown, string>({ name: 'urls' });
     const st = root.openDB<unknown, string>({ name: 'settings' });
     const recs = REAL.map(([p, v, fn], i) => record(p, v, fn, { stored: i % 2 === 0 }));
@@ -137,7 +137,7 @@ describe('Catalog migration', () => {
   it('gives the records of a layout-3 catalog their stored sizes, from what it knew', async () => {
     const path = newPath();
     const root = open({ path, compression: false });
-    const f = root.openDB<unknown, unknown>({ name: 'files' });
+    const f = root.openDB<unknown, Key>({ name: 'files' });
     const u = root.openDB<unknown, string>({ name: 'urls' });
     const st = root.openDB<unknown, string>({ name: 'settings' });
     const [p, v] = ['markupsafe', '3.0.3'];
