@@ -30,7 +30,7 @@ export async function verifyStore(
   for (const f of deps.catalog.allFiles()) {
     const key = recordKey(f);
     if (f.stored && f.sha256) {
-      targets.push({ key, project: f.project, filename: f.filename, sha256: f.sha256, metadata: false, size: f.size ?? 0, sizeKnown: f.storedSize !== null });
+      targets.push({ key, project: f.project, filename: f.filename, sha256: f.sha256, metadata: false, size: f.storedSize ?? f.size ?? 0, sizeKnown: f.storedSize !== null });
     }
     if (f.metadataStored) {
       targets.push({ key, project: f.project, filename: `${f.filename}.metadata`, sha256: f.metadataStored, metadata: true, size: 0, sizeKnown: f.metadataSize !== null });
