@@ -75,7 +75,7 @@ describe('a catalog from an older layout', () => {
 
     const second = await world.startDaemon({ home });
     const logs = await second.logs();
-    const migrated = logs.find((l) => /migrated the catalog from layout 1 to 3/.test(l.msg));
+    const migrated = logs.find((l) => /migrated the catalog from layout 1 to 4/.test(l.msg));
     expect(migrated, 'the daemon says it migrated the catalog').toBeDefined();
     expect(migrated?.dropped).toBe(0);
     expect(migrated?.files).toBe(records);

@@ -5,6 +5,7 @@ import type { Config, HomePaths } from '@pipcache/shared';
 import { startInterception } from './tls/interception.js';
 import type { Catalog } from './store/catalog.js';
 import { openStore } from './store/open-store.js';
+import { Store } from './store/store.js';
 import { OfflineSwitch } from './offline-switch.js';
 import { UpstreamGate } from './upstream/gate.js';
 import { ClientAccess } from './proxy/access.js';
@@ -69,34 +70,35 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   async function start(): Promise<{ host: string; port: number }> {
     await mkdir(paths.home, { recursive: true, mode: 0o700 });
     const interception = await startInterception(paths, config.interceptHosts, opts.extraCaFile, logger);
-    const store = await openStore(paths, logger);
-    catalog = store.catalog;
-    const { blobs } = store;
-    const offline = new OfflineSwitch(store.catalog, config.offline, logger);
+    const opened = await openStore(paths, logger);
+    catalog = opened.catalog;
+    const { blobs } = opened;
+    const offline = new OfflineSwitch(opened.catalog, config.offline, logger);
     const gate = new UpstreamGate({ config: () => config, offline: () => offline.isOn });
     upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
-    const pages = new PageService({ catalog: store.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
+    const pages = new PageService({ catalog: opened.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
     const onListingChanged = (origin: string, project: string): void => pages.listingChanged(origin, project);
+    const store = new Store({ catalog: opened.catalog, blobs, onListingChanged });
     files = new FileService({
-      catalog: store.catalog,
+      catalog: opened.catalog,
       blobs,
       upstream,
       gate,
       maxUnknownBytes: () => config.limits.unknownFileBytes,
       log: logger.child({ mod: 'files' }),
       pages,
-      onListingChanged,
+      store,
     });
     const importer = new Importer({
-      catalog: store.catalog,
+      catalog: opened.catalog,
       blobs,
       log: logger.child({ mod: 'import' }),
       origin: () => new URL(config.indexUpstream).host,
       onListingChanged,
     });
     const exporter = createExporter({
-      catalog: store.catalog,
+      catalog: opened.catalog,
       blobs,
       pages,
       files,
@@ -116,7 +118,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     control = await listenControl(
       paths.socket,
       controlHandlers({
-        catalog: store.catalog,
+        catalog: opened.catalog,
         blobs,
         stats,
         paths,
@@ -131,7 +133,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         },
         exporter,
         importer,
-        onListingChanged,
+        store,
       }),
       logger.child({ mod: 'control' }),
     );

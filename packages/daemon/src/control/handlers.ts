@@ -26,7 +26,7 @@ export function controlHandlers(services: ControlServices): Record<string, Handl
       }
       return services.importer.importPaths(paths as string[]);
     },
-    verify: (_args, progress) => verifyStore({ catalog: services.catalog, blobs: services.blobs, onListingChanged: services.onListingChanged }, progress),
+    verify: (_args, progress) => verifyStore({ catalog: services.catalog, blobs: services.blobs, store: services.store }, progress),
     stop: () => {
       setImmediate(() => services.stop());
       return { stopping: true };

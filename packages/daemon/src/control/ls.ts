@@ -33,7 +33,7 @@ export function ls(services: ControlServices, args: { project?: unknown }): LsRe
     if (f.stored) {
       p.versions.add(f.version);
       p.storedFiles++;
-      p.bytes += f.size ?? 0;
+      p.bytes += f.storedSize ?? f.size ?? 0;
     }
     if (project) files.push(toLs(f));
   }

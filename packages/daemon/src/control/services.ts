@@ -2,6 +2,7 @@ import type { Config, HomePaths } from '@pipcache/shared';
 import type { Catalog } from '../store/catalog.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Stats } from '../proxy/stats.js';
+import type { Store } from '../store/store.js';
 import type { ExportRequest, ExportResult, ProgressEvent } from '@pipcache/shared';
 import type { Importer } from '../import/importer.js';
 
@@ -19,7 +20,7 @@ export interface ControlServices {
   setOffline: (on: boolean) => Promise<void>;
   stop: () => void;
   exporter: (req: ExportRequest, progress?: (p: ProgressEvent) => void) => Promise<ExportResult>;
-  /** A stored file changed (removed as damaged): pages re-render. */
-  onListingChanged: (index: string, project: string) => void;
+  /** Records stored and damaged blobs (`verify`). */
+  store: Store;
   importer: Importer;
 }

@@ -21,7 +21,7 @@ export function status(services: ControlServices): StatusResult {
     files++;
     if (f.stored) {
       storedFiles++;
-      bytesOnDisk += f.size ?? 0;
+      bytesOnDisk += f.storedSize ?? f.size ?? 0;
     }
   }
   const { host, port } = services.address();

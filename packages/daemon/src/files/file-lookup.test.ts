@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PageOutcome, PageResult } from '../pages/page-service.js';
-import { fileKey, Catalog, type FileRecord, type PageRecord } from '../store/catalog.js';
+import { fileKey, type Catalog, type FileRecord, type PageRecord } from '../store/catalog.js';
+import { LmdbCatalog } from '../store/lmdb-catalog.js';
 import { FileLookup, indexOriginFor, type PageSource } from './file-lookup.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pc-lookup-'));
@@ -30,7 +31,9 @@ function record(project: string, version: string, filename: string, extra: Parti
     lastServed: null,
     hits: 0,
     stored: false,
+    storedSize: null,
     metadataStored: null,
+    metadataSize: null,
     goneUpstream: false,
     ...extra,
   };
@@ -63,8 +66,9 @@ let offline: boolean;
 let lookup: FileLookup;
 
 beforeEach(async () => {
-  catalog = new Catalog(join(dir, `catalog-${dbs++}`));
-  await catalog.migrate();
+  const lmdb = new LmdbCatalog(join(dir, `catalog-${dbs++}`));
+  await lmdb.migrate();
+  catalog = lmdb;
   upstream = new Upstream(catalog);
   offline = false;
   lookup = new FileLookup({ catalog, pages: upstream, mayFetch: () => !offline, log: pino({ level: 'silent' }) });

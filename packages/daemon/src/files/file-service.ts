@@ -7,6 +7,7 @@ import type { UpstreamGate } from '../upstream/gate.js';
 import { Download } from './download.js';
 import { FileLookup, type Found, type PageSource } from './file-lookup.js';
 import { SmallBlobCache } from '../store/small-blob-cache.js';
+import type { Store } from '../store/store.js';
 
 /** Blobs up to this size are served from memory once read. */
 const SMALL_BLOB_BYTES = 256 * 1024;
@@ -24,8 +25,8 @@ export interface FileServiceDeps {
   log: Logger;
   /** Pages give the sha256 of files requested by URLs no page listed yet. */
   pages: PageSource;
-  /** Called when a file of a project became stored (page listings change offline). */
-  onListingChanged: (origin: string, project: string) => void;
+  /** Records stored and damaged blobs (and tells the pages their listing changed). */
+  store: Store;
 }
 
 /** The blob a URL stands for: an archive or its PEP 658 metadata. */
@@ -74,10 +75,10 @@ export type FileDecision =
 function targetOf(rec: FileRecord, metadata: boolean): Target {
   if (metadata) {
     const sha = rec.coreMetadata === false ? undefined : rec.coreMetadata.hashes.sha256;
-    const size = rec.metadataSize ?? null;
+    const size = rec.metadataSize;
     return { rec, metadata, sha256: sha ?? null, stored: rec.metadataStored, filename: `${rec.filename}.metadata`, url: `${rec.url}.metadata`, size };
   }
-  return { rec, metadata, sha256: rec.sha256, stored: rec.stored ? rec.sha256 : null, filename: rec.filename, url: rec.url, size: rec.size };
+  return { rec, metadata, sha256: rec.sha256, stored: rec.stored ? rec.sha256 : null, filename: rec.filename, url: rec.url, size: rec.storedSize ?? rec.size };
 }
 
 /**
@@ -173,9 +174,7 @@ export class FileService {
   private async forget(lookup: UrlRecord, t: Target): Promise<void> {
     const sha = t.stored as string;
     this.deps.log.error({ key: lookup.key, sha256: sha }, 'stored blob is damaged; removed, fetching again');
-    await this.deps.blobs.remove(sha);
-    await this.deps.catalog.updateFile(lookup.key, (r) => (lookup.metadata ? { ...r, metadataStored: null } : { ...r, stored: false }));
-    this.deps.onListingChanged(t.rec.origin, t.rec.project);
+    await this.deps.store.forgetDamaged(lookup.key, { metadata: lookup.metadata });
     t.stored = null;
   }
 
@@ -271,14 +270,10 @@ export class FileService {
   }
 
   private async markStored(t: Target, sha: string, size: number | null): Promise<void> {
-    // The size is kept so that every later hit can check it.
-    await this.deps.catalog.updateFile(recordKey(t.rec), (r) =>
-      t.metadata
-        ? { ...r, metadataStored: sha, ...(size !== null ? { metadataSize: size } : {}) }
-        : r.sha256 === sha
-          ? { ...r, stored: true, size: size ?? r.size } // the verified bytes' size wins over what a page said
-          : r,
-    );
-    this.deps.onListingChanged(t.rec.origin, t.rec.project);
+    // The size is kept so that every later hit can check it. A finished
+    // download always knows it; the blob's own size stands in otherwise.
+    const bytes = size ?? (await this.deps.blobs.size(sha));
+    if (bytes === null) throw new PipcacheError('E_DISK', `${t.filename}: the verified blob ${sha} is gone from the blob store`);
+    await this.deps.store.recordStored(recordKey(t.rec), { metadata: t.metadata }, sha, bytes);
   }
 }

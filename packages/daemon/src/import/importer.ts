@@ -94,7 +94,7 @@ export class Importer {
     }
     const now = new Date().toISOString();
     if (existing) {
-      await this.deps.catalog.updateFile(key, (r) => ({ ...r, sha256, size, stored: true }));
+      await this.deps.catalog.updateFile(key, (r) => ({ ...r, sha256, size, stored: true, storedSize: size }));
     } else {
       await this.deps.catalog.putFile({
         project: parsed.project,
@@ -113,7 +113,9 @@ export class Importer {
         lastServed: null,
         hits: 0,
         stored: true,
+        storedSize: size,
         metadataStored: null,
+        metadataSize: null,
         goneUpstream: false,
         imported: true,
       });

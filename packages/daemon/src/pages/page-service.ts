@@ -236,7 +236,9 @@ export function toFileRecord(f: ListedFile, project: string, origin: string, now
     lastServed: null,
     hits: 0,
     stored: false,
+    storedSize: null,
     metadataStored: null,
+    metadataSize: null,
     goneUpstream: false,
   };
 }

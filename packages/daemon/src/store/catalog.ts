@@ -1,7 +1,3 @@
-import { existsSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
-import { open, type Database, type RootDatabase } from 'lmdb';
-import { PipcacheError } from '@pipcache/shared';
 import type { CoreMetadata, Yanked } from '../simple/types.js';
 
 /** One archive of one project version, as the cache knows it. */
@@ -15,6 +11,7 @@ export interface FileRecord {
   url: string;
   /** From the index page; null when the index gave none. */
   sha256: string | null;
+  /** Size of the archive as listings give it: the index's, replaced by the verified size once stored. */
   size: number | null;
   requiresPython?: string;
   yanked: Yanked;
@@ -23,12 +20,18 @@ export interface FileRecord {
   firstSeen: string;
   lastServed: string | null;
   hits: number;
-  /** The archive blob is on disk under `sha256`. */
+  /** The archive blob is in the blob store under `sha256`. */
   stored: boolean;
+  /**
+   * Byte count of the stored archive blob, as verified when it was written
+   * (checked on every hit); null when not stored, or stored by a pipcache
+   * that did not keep it and never listed a size.
+   */
+  storedSize: number | null;
   /** sha256 of the stored `.metadata` blob, when stored. */
   metadataStored: string | null;
-  /** Size of the stored `.metadata` blob (checked on every hit); absent in records written before it was kept. */
-  metadataSize?: number;
+  /** Byte count of the stored `.metadata` blob, like `storedSize`. */
+  metadataSize: number | null;
   /** The upstream page no longer lists this file. */
   goneUpstream: boolean;
   /** Came in through `pipcache import`, not from an upstream page. */
@@ -60,14 +63,6 @@ export interface UrlRecord {
  * The key of a file record: (normalized project, version, filename, origin).
  * Records are scoped by the origin (index host) that listed them, so one index's page can
  * never replace another's record of the same filename.
- *
- * Every LMDB key with more than one part is an lmdb-js array key, built by
- * `fileKey` and `pageKey` only. Array keys are encoded element by element by
- * ordered-binary, so a part of any length and any content sorts and scans
- * correctly. Joining the parts with a separator character into one string
- * does not: strings of about 64 characters or more (every manylinux wheel
- * with compressed tags) were missing from prefix range scans while point
- * reads still found them.
  */
 export type FileKey = [project: string, version: string, filename: string, origin: string];
 
@@ -79,305 +74,59 @@ export function recordKey(rec: Pick<FileRecord, 'project' | 'version' | 'filenam
   return fileKey(rec.project, rec.version, rec.filename, rec.origin);
 }
 
-/** The key of a page record: (origin, normalized project). */
-type PageKey = [origin: string, project: string];
-
-function pageKey(origin: string, project: string): PageKey {
-  return [origin, project];
-}
-
-/** A file key as one string, for in-memory maps and messages (never an LMDB key). */
+/** A file key as one string, for in-memory maps and messages (never a storage key). */
 export function fileKeyId(key: FileKey): string {
   return key.join(' ');
 }
 
-/**
- * Layout of the catalog. 1: string keys joined with NUL (pages and files);
- * 2: array keys, file records scoped by their index host; 3: that host is
- * the records' `origin` field (it was `index`). An older catalog is
- * migrated at open (see `migrate`).
- */
-export const SCHEMA_VERSION = 3;
-const SCHEMA_SETTING = 'schemaVersion';
-/** The separator of layout 1, kept only to read a catalog written with it. */
-const V1_SEP = '\u0000';
-
-export interface MigrationReport {
-  from: number;
-  to: number;
-  files: number;
-  pages: number;
-  urls: number;
-  /** Records of layout 1 that could not be read back (dropped; their pages are fetched again). */
-  dropped: number;
+/** Hits counted for one file since the last write. */
+export interface HitCount {
+  key: FileKey;
+  count: number;
+  /** When the last of them was served (ISO time). */
+  last: string;
 }
 
 /**
- * Moves a catalog kept by an older pipcache at `legacyPath` (the home's
- * `index/`) to `path`, once: called with the home locked, before opening.
+ * The records the cache keeps: files by (project, version, filename,
+ * origin), the upstream page of each (origin, project), what each known URL
+ * stands for, and persistent settings. Reads are synchronous (the daemon
+ * reads on every request); every write is one transaction.
  */
-export async function adoptLegacyCatalog(legacyPath: string, path: string): Promise<boolean> {
-  if (existsSync(path) || !existsSync(legacyPath)) return false;
-  await rename(legacyPath, path);
-  return true;
-}
-
-/**
- * The catalog, in LMDB: project -> version -> file records, page validators,
- * URL -> file key, and persistent settings. Values are structured-cloned by
- * lmdb-js (msgpack); writes are transactional.
- */
-export class Catalog {
-  private readonly root: RootDatabase;
-  private readonly files: Database<FileRecord, FileKey>;
-  private readonly pages: Database<PageRecord, PageKey>;
-  private readonly urls: Database<UrlRecord, string>;
-  private readonly settings: Database<unknown, string>;
-
-  constructor(path: string) {
-    this.root = open({ path, compression: false, mapSize: 2 * 1024 ** 3 });
-    this.files = this.root.openDB<FileRecord, FileKey>({ name: 'files' });
-    this.pages = this.root.openDB<PageRecord, PageKey>({ name: 'pages' });
-    this.urls = this.root.openDB<UrlRecord, string>({ name: 'urls' });
-    this.settings = this.root.openDB<unknown, string>({ name: 'settings' });
-  }
-
-  /** The layout this catalog was written in (1 for one from before versioning). */
-  schemaVersion(): number {
-    const v = this.settings.get(SCHEMA_SETTING);
-    if (typeof v === 'number') return v;
-    // No version recorded: a new, empty catalog is written in today's layout.
-    return this.files.getKeysCount() + this.pages.getKeysCount() + this.urls.getKeysCount() === 0 ? SCHEMA_VERSION : 1;
-  }
-
-  /**
-   * Brings a catalog of an older layout to today's, in one transaction.
-   * Every record is read with a full scan (which, unlike layout 1's prefix
-   * scans, sees every key), its host field named `origin` (layouts 1 and 2
-   * called it `index`), and written again under an array key. Stored blobs
-   * are untouched, so every file stays stored; page validators are kept.
-   * Returns null when the catalog is already current.
-   */
-  async migrate(): Promise<MigrationReport | null> {
-    const from = this.schemaVersion();
-    if (from === SCHEMA_VERSION) {
-      if (this.settings.get(SCHEMA_SETTING) !== SCHEMA_VERSION) await this.settings.put(SCHEMA_SETTING, SCHEMA_VERSION);
-      return null;
-    }
-    if (from > SCHEMA_VERSION) {
-      throw new PipcacheError(
-        'E_CONFIG_INVALID',
-        `the catalog was written by a newer pipcache (layout ${from}, this one knows ${SCHEMA_VERSION}); upgrade pipcache or move the catalog away`,
-      );
-    }
-    const report: MigrationReport = { from, to: SCHEMA_VERSION, files: 0, pages: 0, urls: 0, dropped: 0 };
-    await this.root.transaction(() => {
-      const files = [...this.files.getRange({})];
-      const pages = [...this.pages.getRange({})];
-      const urls = [...this.urls.getRange({})];
-      for (const { key } of files) this.files.remove(key);
-      for (const { key } of pages) this.pages.remove(key);
-      for (const { key } of urls) this.urls.remove(key);
-      for (const { value: stored } of files) {
-        const value = withOrigin(stored);
-        if (!isFileRecord(value)) {
-          report.dropped++;
-          continue;
-        }
-        this.files.put(recordKey(value), value);
-        report.files++;
-      }
-      for (const { value: stored } of pages) {
-        const value = withOrigin(stored);
-        if (!isPageRecord(value)) {
-          report.dropped++;
-          continue;
-        }
-        this.pages.put(pageKey(value.origin, value.project), value);
-        report.pages++;
-      }
-      for (const { key, value } of urls) {
-        const old = value as { key?: unknown; metadata?: unknown };
-        if (from >= 2) {
-          // Array keys already: only records changed.
-          this.urls.put(key, value);
-          report.urls++;
-          continue;
-        }
-        const parts = typeof old.key === 'string' ? old.key.split(V1_SEP) : null;
-        if (typeof key !== 'string' || !parts || parts.length !== 3 || typeof old.metadata !== 'boolean') {
-          report.dropped++;
-          continue;
-        }
-        // Layout 1 keyed files without their origin: find the record this URL listed.
-        const rec = this.findFile(parts[0] as string, parts[1] as string, parts[2] as string, []);
-        if (rec === undefined) {
-          report.dropped++;
-          continue;
-        }
-        this.urls.put(key, { key: recordKey(rec), metadata: old.metadata });
-        report.urls++;
-      }
-      this.settings.put(SCHEMA_SETTING, SCHEMA_VERSION);
-    });
-    return report;
-  }
-
-  getFile(key: FileKey): FileRecord | undefined {
-    return this.files.get(key);
-  }
-
+export interface Catalog {
+  getFile(key: FileKey): FileRecord | undefined;
   /**
    * The record of a file from the first origin in `order` that has one, else
    * from any origin (imports and other indexes, in key order).
    */
-  findFile(project: string, version: string, filename: string, order: readonly string[]): FileRecord | undefined {
-    const found: FileRecord[] = [];
-    for (const { key, value } of this.files.getRange({ start: [project, version, filename] })) {
-      if (key[0] !== project || key[1] !== version || key[2] !== filename) break;
-      found.push(value);
-    }
-    return pickByOrigin(found, order);
-  }
-
-  projectFiles(project: string): FileRecord[] {
-    return [...this.projectEntries(project)].map((e) => e.value);
-  }
-
-  /** Every file record of one project, in key order. */
-  private *projectEntries(project: string): Iterable<{ key: FileKey; value: FileRecord }> {
-    for (const entry of this.files.getRange({ start: [project] })) {
-      if (entry.key[0] !== project) return;
-      yield entry;
-    }
-  }
-
-  *allFiles(): Iterable<FileRecord> {
-    for (const { value } of this.files.getRange({})) yield value;
-  }
-
-  /** Normalized names of every project with a stored file. */
-  storedProjects(): string[] {
-    const out = new Set<string>();
-    for (const f of this.allFiles()) if (f.stored) out.add(f.project);
-    return [...out].sort();
-  }
-
-  lookupUrl(url: string): UrlRecord | undefined {
-    return this.urls.get(url);
-  }
-
-  getPage(origin: string, project: string): PageRecord | undefined {
-    return this.pages.get(pageKey(origin, project));
-  }
-
+  findFile(project: string, version: string, filename: string, order: readonly string[]): FileRecord | undefined;
+  /** Every file record of one project (normalized name), of every origin, in key order. */
+  projectFiles(project: string): FileRecord[];
+  allFiles(): Iterable<FileRecord>;
+  /** Normalized names of every project with a stored file, sorted. */
+  storedProjects(): string[];
+  lookupUrl(url: string): UrlRecord | undefined;
+  getPage(origin: string, project: string): PageRecord | undefined;
   /**
    * Replaces a project's listing from a fresh upstream page in one
-   * transaction: listed files are upserted (keeping what the cache learnt),
-   * unlisted files that are stored are kept and marked gone upstream, and
-   * unlisted files that never were stored are forgotten.
+   * transaction: listed files are upserted (keeping what the cache learnt:
+   * hits, first seen, stored blobs while the digest is unchanged), unlisted
+   * files of that origin that are stored are kept and marked gone upstream
+   * (imported ones just kept), and unlisted files never stored are forgotten.
+   * Listed files' URLs (and `.metadata` URLs) map to their records.
    */
-  async savePage(page: PageRecord, listed: FileRecord[]): Promise<void> {
-    await this.root.transaction(() => {
-      const seen = new Set<string>();
-      for (const rec of listed) {
-        const key = recordKey(rec);
-        seen.add(fileKeyId(key));
-        const old = this.files.get(key);
-        const merged: FileRecord = old
-          ? {
-              ...rec,
-              firstSeen: old.firstSeen,
-              lastServed: old.lastServed,
-              hits: old.hits,
-              stored: old.stored && old.sha256 === rec.sha256,
-              metadataStored: old.metadataStored,
-              goneUpstream: false,
-            }
-          : rec;
-        this.files.put(key, merged);
-        this.urls.put(rec.url, { key, metadata: false });
-        if (rec.coreMetadata !== false) this.urls.put(`${rec.url}.metadata`, { key, metadata: true });
-      }
-      for (const { key, value } of [...this.projectEntries(page.project)]) {
-        if (seen.has(fileKeyId(key)) || value.origin !== page.origin) continue;
-        if (value.stored) {
-          // An imported file was never on the upstream page: not gone, just local.
-          if (!value.goneUpstream && !value.imported) this.files.put(key, { ...value, goneUpstream: true });
-        } else {
-          this.files.remove(key);
-        }
-      }
-      this.pages.put(pageKey(page.origin, page.project), page);
-    });
-  }
-
-  async touchPage(origin: string, project: string, fetchedAt: number, maxAge: number): Promise<void> {
-    const key = pageKey(origin, project);
-    await this.root.transaction(() => {
-      const old = this.pages.get(key);
-      if (old) this.pages.put(key, { ...old, fetchedAt, maxAge });
-    });
-  }
-
-  async updateFile(key: FileKey, update: (rec: FileRecord) => FileRecord): Promise<FileRecord | undefined> {
-    let out: FileRecord | undefined;
-    await this.root.transaction(() => {
-      const old = this.files.get(key);
-      if (!old) return;
-      out = update(old);
-      this.files.put(key, out);
-    });
-    return out;
-  }
-
-  /** Adds counted hits in one transaction: per file, how many, and when the last was served. */
-  async addHits(hits: Iterable<{ key: FileKey; count: number; last: string }>): Promise<void> {
-    await this.root.transaction(() => {
-      for (const { key, count, last } of hits) {
-        const old = this.files.get(key);
-        if (old) this.files.put(key, { ...old, hits: old.hits + count, lastServed: last });
-      }
-    });
-  }
-
-  /** Adds a file that no page listed (a direct download, an import). */
-  async putFile(rec: FileRecord): Promise<void> {
-    const key = recordKey(rec);
-    await this.root.transaction(() => {
-      this.files.put(key, rec);
-      this.urls.put(rec.url, { key, metadata: false });
-    });
-  }
-
-  getSetting<T>(name: string): T | undefined {
-    return this.settings.get(name) as T | undefined;
-  }
-
-  async setSetting(name: string, value: unknown): Promise<void> {
-    await this.settings.put(name, value);
-  }
-
-  async close(): Promise<void> {
-    await this.root.close();
-  }
-}
-
-/** A record of layout 1 or 2 names its host `index`; today it is `origin`. */
-function withOrigin(v: unknown): unknown {
-  if (!v || typeof v !== 'object' || !('index' in v) || 'origin' in v) return v;
-  const { index, ...rest } = v as Record<string, unknown>;
-  return { ...rest, origin: index };
-}
-
-function isFileRecord(v: unknown): v is FileRecord {
-  const r = v as Partial<FileRecord> | null;
-  return !!r && typeof r.project === 'string' && typeof r.version === 'string' && typeof r.filename === 'string' && typeof r.origin === 'string';
-}
-
-function isPageRecord(v: unknown): v is PageRecord {
-  const r = v as Partial<PageRecord> | null;
-  return !!r && typeof r.project === 'string' && typeof r.origin === 'string';
+  savePage(page: PageRecord, listed: FileRecord[]): Promise<void>;
+  /** A revalidated page: new freshness, same content. No-op for an unknown page. */
+  touchPage(origin: string, project: string, fetchedAt: number, maxAge: number): Promise<void>;
+  /** Rewrites one record in one transaction; undefined (and nothing written) when there is none. */
+  updateFile(key: FileKey, update: (rec: FileRecord) => FileRecord): Promise<FileRecord | undefined>;
+  /** Adds counted hits in one transaction; unknown keys are skipped. */
+  addHits(hits: Iterable<HitCount>): Promise<void>;
+  /** Adds a file that no page listed (a direct download, an import); its URL maps to it. */
+  putFile(rec: FileRecord): Promise<void>;
+  getSetting<T>(name: string): T | undefined;
+  setSetting(name: string, value: unknown): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** The record from the first origin in `order`, else the first of the rest. */

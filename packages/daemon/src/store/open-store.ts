@@ -1,14 +1,16 @@
 import type { Logger } from 'pino';
 import type { HomePaths } from '@pipcache/shared';
-import { BlobStore } from './blob-store.js';
-import { Catalog, adoptLegacyCatalog } from './catalog.js';
+import type { BlobStore } from './blob-store.js';
+import type { Catalog } from './catalog.js';
+import { FsBlobStore } from './fs-blob-store.js';
+import { LmdbCatalog, adoptLegacyCatalog } from './lmdb-catalog.js';
 
 /** Opens the blob store and the catalog of a home (which must be locked), migrating an older catalog. */
 export async function openStore(paths: HomePaths, log: Logger): Promise<{ catalog: Catalog; blobs: BlobStore }> {
-  const blobs = new BlobStore(paths.blobs, paths.tmp);
+  const blobs = new FsBlobStore(paths.blobs, paths.tmp);
   await blobs.init();
   if (await adoptLegacyCatalog(paths.legacyCatalog, paths.catalog)) log.info({ from: paths.legacyCatalog, to: paths.catalog }, 'moved the catalog to its new directory');
-  const catalog = new Catalog(paths.catalog);
+  const catalog = new LmdbCatalog(paths.catalog);
   const migrated = await catalog.migrate();
   if (migrated) {
     log.info(

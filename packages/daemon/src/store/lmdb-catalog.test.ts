@@ -1,104 +1,42 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open } from 'lmdb';
+import { open, type Key } from 'lmdb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { adoptLegacyCatalog, fileKey, Catalog, SCHEMA_VERSION, type FileRecord, type PageRecord } from './catalog.js';
+import { fileKey, type FileRecord } from './catalog.js';
+import { describeCatalogContract, fileRecord as record, pageRecord as page, REAL_FILES as REAL } from './catalog.contract.js';
+import { adoptLegacyCatalog, LmdbCatalog, SCHEMA_VERSION } from './lmdb-catalog.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'pc-index-'));
+const dir = mkdtempSync(join(tmpdir(), 'pc-catalog-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let dbs = 0;
 const newPath = (): string => join(dir, `db-${dbs++}`);
 
-/** Real filenames from PyPI, short and long (compressed manylinux tags, dotted and uppercase names). */
-const REAL: [string, string, string][] = [
-  ['markupsafe', '3.0.3', 'MarkupSafe-3.0.3-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.manylinux_2_28_x86_64.whl'],
-  ['markupsafe', '3.0.3', 'markupsafe-3.0.3.tar.gz'],
-  ['markupsafe', '3.0.3', 'MarkupSafe-3.0.3-cp313-cp313t-musllinux_1_2_aarch64.whl'],
-  ['aiohttp', '3.14.3', 'aiohttp-3.14.3-cp310-cp310-manylinux2014_ppc64le.manylinux_2_17_ppc64le.manylinux_2_28_ppc64le.whl'],
-  ['aiohttp', '3.14.3', 'aiohttp-3.14.3-cp310-cp310-macosx_10_9_universal2.whl'],
-  ['zope-interface', '7.2', 'zope.interface-7.2-cp311-cp311-manylinux_2_5_x86_64.manylinux1_x86_64.manylinux_2_17_x86_64.manylinux2014_x86_64.whl'],
-  ['pydantic-core', '2.41.5', 'pydantic_core-2.41.5-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl'],
-  ['x', '1.0', `x-1.0-py3-none-${'manylinux_2_17_x86_64.'.repeat(40)}whl`],
-];
-
-function record(project: string, version: string, filename: string, extra: Partial<FileRecord> = {}): FileRecord {
-  return {
-    project,
-    version,
-    filename,
-    kind: filename.endsWith('.whl') ? 'wheel' : 'sdist',
-    origin: 'pypi.org',
-    url: `https://files.pythonhosted.org/packages/ab/cd/${'e'.repeat(60)}/${filename}`,
-    sha256: 'a'.repeat(64),
-    size: 10,
-    yanked: false,
-    coreMetadata: false,
-    firstSeen: '2026-01-01T00:00:00.000Z',
-    lastServed: null,
-    hits: 0,
-    stored: false,
-    metadataStored: null,
-    goneUpstream: false,
-    ...extra,
-  };
-}
-
-function page(project: string): PageRecord {
-  return { project, name: project, origin: 'pypi.org', upstreamUrl: `https://pypi.org/simple/${project}/`, etag: '"e"', lastModified: null, fetchedAt: 1, maxAge: 600 };
-}
+describeCatalogContract('LmdbCatalog', async () => {
+  const catalog = new LmdbCatalog(newPath());
+  await catalog.migrate();
+  return catalog;
+});
 
 const byProject = (project: string): string[] => REAL.filter(([p]) => p === project).map(([, , f]) => f).sort();
 
-describe('Catalog keys', () => {
-  it('range scans and point reads agree for names of any length', async () => {
-    const db = new Catalog(newPath());
-    await db.migrate();
-    for (const project of new Set(REAL.map(([p]) => p))) {
-      await db.savePage(page(project), REAL.filter(([p]) => p === project).map(([p, v, f]) => record(p, v, f)));
-    }
-    for (const project of new Set(REAL.map(([p]) => p))) {
-      expect(db.projectFiles(project).map((r) => r.filename).sort()).toEqual(byProject(project));
-    }
-    for (const [p, v, f] of REAL) {
-      expect(db.getFile(fileKey(p, v, f, 'pypi.org'))?.filename).toBe(f);
-      expect(db.lookupUrl(record(p, v, f).url)?.key).toEqual(fileKey(p, v, f, 'pypi.org'));
-    }
-    // A project whose name is a prefix of another's sees only its own files.
-    await db.savePage(page('x-y'), [record('x-y', '1.0', 'x_y-1.0-py3-none-any.whl')]);
-    expect(db.projectFiles('x').map((r) => r.project)).toEqual(['x']);
+describe('LmdbCatalog', () => {
+  it('writes a new catalog in the current layout', async () => {
+    const db = new LmdbCatalog(newPath());
+    expect(await db.migrate()).toBeNull();
     expect(db.schemaVersion()).toBe(SCHEMA_VERSION);
-    await db.close();
-  });
-
-  it('scopes records by origin: one index host never replaces another\'s record of the same file', async () => {
-    const db = new Catalog(newPath());
-    await db.migrate();
-    const [p, v, f] = REAL[0] as [string, string, string];
-    await db.savePage(page(p), [record(p, v, f, { sha256: 'a'.repeat(64), stored: true })]);
-    await db.savePage({ ...page(p), origin: 'mirror.example' }, [record(p, v, f, { origin: 'mirror.example', sha256: 'b'.repeat(64) })]);
-    expect(db.getFile(fileKey(p, v, f, 'pypi.org'))).toMatchObject({ sha256: 'a'.repeat(64), stored: true });
-    expect(db.getFile(fileKey(p, v, f, 'mirror.example'))).toMatchObject({ sha256: 'b'.repeat(64), stored: false });
-    expect(db.findFile(p, v, f, ['pypi.org'])?.sha256).toBe('a'.repeat(64));
-    expect(db.findFile(p, v, f, ['mirror.example', 'pypi.org'])?.sha256).toBe('b'.repeat(64));
-    expect(db.findFile(p, v, f, [])).toBeDefined();
-    expect(db.findFile(p, v, `${f}x`, ['pypi.org'])).toBeUndefined();
-    expect(db.projectFiles(p)).toHaveLength(2);
-    await db.close();
-  });
-
-  it('a fresh page keeps stored files it no longer lists, long names included', async () => {
-    const db = new Catalog(newPath());
-    await db.migrate();
-    const [p, v, f] = REAL[0] as [string, string, string];
-    await db.savePage(page(p), [record(p, v, f, { stored: true }), record(p, v, 'markupsafe-3.0.3.tar.gz')]);
-    await db.savePage(page(p), []);
-    const left = db.projectFiles(p);
-    expect(left.map((r) => [r.filename, r.goneUpstream])).toEqual([[f, true]]);
+    expect(db.getSetting('schemaVersion')).toBe(SCHEMA_VERSION);
     await db.close();
   });
 });
+
+/** A file record as layout 3 wrote it: no `storedSize`, `metadataSize` only when it was kept. */
+type Layout3File = Omit<FileRecord, 'storedSize' | 'metadataSize'> & { metadataSize?: number };
+
+function asLayout3(rec: FileRecord): Layout3File {
+  const { storedSize, metadataSize, ...rest } = rec;
+  return metadataSize === null ? rest : { ...rest, metadataSize };
+}
 
 /** Layouts 1 and 2 named a record's host `index`. */
 function withIndexField<T extends { origin: string }>(rec: T): Omit<T, 'origin'> & { index: string } {
@@ -117,7 +55,7 @@ describe('Catalog migration', () => {
     await root.transaction(() => {
       for (const r of files) {
         const key = `${r.project}\u0000${r.version}\u0000${r.filename}`;
-        f.put(key, withIndexField(r));
+        f.put(key, withIndexField(asLayout3(r)));
         u.put(r.url, { key, metadata: false });
         pg.put(`pypi.org\u0000${r.project}`, withIndexField(page(r.project)));
       }
@@ -135,7 +73,7 @@ describe('Catalog migration', () => {
       path,
       REAL.map(([p, v, f], i) => record(p, v, f, { stored: i % 2 === 0, hits: i })),
     );
-    const db = new Catalog(path);
+    const db = new LmdbCatalog(path);
     expect(db.schemaVersion()).toBe(1);
     const report = await db.migrate();
     expect(report).toEqual({ from: 1, to: SCHEMA_VERSION, files: REAL.length, pages: new Set(REAL.map(([p]) => p)).size, urls: REAL.length, dropped: 0 });
@@ -146,6 +84,9 @@ describe('Catalog migration', () => {
     REAL.forEach(([p, v, f], i) => {
       const rec = db.getFile(fileKey(p, v, f, 'pypi.org'));
       expect(rec?.stored).toBe(i % 2 === 0);
+      // A stored archive's size was its verified size.
+      expect(rec?.storedSize).toBe(i % 2 === 0 ? 10 : null);
+      expect(rec?.metadataSize).toBeNull();
       expect(rec?.hits).toBe(i);
       expect(db.lookupUrl(rec?.url ?? '')).toEqual({ key: fileKey(p, v, f, 'pypi.org'), metadata: false });
     });
@@ -154,7 +95,7 @@ describe('Catalog migration', () => {
     expect(await db.migrate()).toBeNull();
     await db.close();
     // And it stays migrated across opens.
-    const again = new Catalog(path);
+    const again = new LmdbCatalog(path);
     expect(await again.migrate()).toBeNull();
     expect(again.projectFiles('markupsafe')).toHaveLength(byProject('markupsafe').length);
     await again.close();
@@ -163,22 +104,22 @@ describe('Catalog migration', () => {
   it('renames the host field of a layout-2 catalog to origin, keeping keys, stored state and URLs', async () => {
     const path = newPath();
     const root = open({ path, compression: false });
-    const f = root.openDB<unknown, unknown>({ name: 'files' });
-    const pg = root.openDB<unknown, unknown>({ name: 'pages' });
+    const f = root.openDB<unknown, Key>({ name: 'files' });
+    const pg = root.openDB<unknown, Key>({ name: 'pages' });
     const u = root.openDB<unknown, string>({ name: 'urls' });
     const st = root.openDB<unknown, string>({ name: 'settings' });
     const recs = REAL.map(([p, v, fn], i) => record(p, v, fn, { stored: i % 2 === 0 }));
     await root.transaction(() => {
       for (const r of recs) {
         const key = fileKey(r.project, r.version, r.filename, r.origin);
-        f.put(key, withIndexField(r));
+        f.put(key, withIndexField(asLayout3(r)));
         u.put(r.url, { key, metadata: false });
         pg.put(['pypi.org', r.project], withIndexField(page(r.project)));
       }
       st.put('schemaVersion', 2);
     });
     await root.close();
-    const db = new Catalog(path);
+    const db = new LmdbCatalog(path);
     expect(db.schemaVersion()).toBe(2);
     const report = await db.migrate();
     expect(report).toMatchObject({ from: 2, to: SCHEMA_VERSION, files: recs.length, urls: recs.length, dropped: 0 });
@@ -190,6 +131,46 @@ describe('Catalog migration', () => {
       expect(db.lookupUrl(r.url)).toEqual({ key: fileKey(r.project, r.version, r.filename, 'pypi.org'), metadata: false });
     });
     expect(db.getPage('pypi.org', 'markupsafe')?.origin).toBe('pypi.org');
+    await db.close();
+  });
+
+  it('gives the records of a layout-3 catalog their stored sizes, from what it knew', async () => {
+    const path = newPath();
+    const root = open({ path, compression: false });
+    const f = root.openDB<unknown, Key>({ name: 'files' });
+    const u = root.openDB<unknown, string>({ name: 'urls' });
+    const st = root.openDB<unknown, string>({ name: 'settings' });
+    const [p, v] = ['markupsafe', '3.0.3'];
+    const names = byProject(p);
+    const recs: FileRecord[] = [
+      // Stored, size from the page (or the verified one that replaced it); metadata size kept.
+      record(p, v, names[0] as string, { stored: true, size: 1234, metadataStored: 'c'.repeat(64), metadataSize: 56 }),
+      // Stored under a page that gave no size; metadata stored before its size was kept.
+      record(p, v, names[1] as string, { stored: true, size: null, metadataStored: 'd'.repeat(64) }),
+      // Not stored: nothing to size, whatever the stale fields say.
+      record(p, v, names[2] as string, { stored: false, size: 99, metadataSize: 7 }),
+    ];
+    await root.transaction(() => {
+      for (const r of recs) {
+        const key = fileKey(r.project, r.version, r.filename, r.origin);
+        f.put(key, asLayout3(r));
+        u.put(r.url, { key, metadata: false });
+      }
+      st.put('schemaVersion', 3);
+    });
+    await root.close();
+    const db = new LmdbCatalog(path);
+    expect(db.schemaVersion()).toBe(3);
+    expect(await db.migrate()).toMatchObject({ from: 3, to: 4, files: 3, urls: 3, dropped: 0 });
+    const got = recs.map((r) => db.getFile(fileKey(r.project, r.version, r.filename, 'pypi.org')));
+    expect(got.map((r) => [r?.stored, r?.storedSize, r?.metadataStored !== null, r?.metadataSize])).toEqual([
+      [true, 1234, true, 56],
+      [true, null, true, null],
+      [false, null, false, null],
+    ]);
+    expect(got[0]).toMatchObject({ size: 1234, hits: 0, firstSeen: recs[0]?.firstSeen });
+    for (const r of recs) expect(db.lookupUrl(r.url)?.key).toEqual(fileKey(r.project, r.version, r.filename, 'pypi.org'));
+    expect(db.schemaVersion()).toBe(4);
     await db.close();
   });
 
@@ -209,7 +190,7 @@ describe('Catalog migration', () => {
 
   it('refuses an index written by a newer layout', async () => {
     const path = newPath();
-    const db = new Catalog(path);
+    const db = new LmdbCatalog(path);
     await db.setSetting('schemaVersion', SCHEMA_VERSION + 1);
     await expect(db.migrate()).rejects.toThrow(/newer pipcache/);
     await db.close();

@@ -1,0 +1,143 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { isPipcacheError } from '@pipcache/shared';
+import type { BlobStore, BlobWriter } from './blob-store.js';
+
+/**
+ * What every BlobStore must do, run against each implementation by its own
+ * test file: `describeBlobStoreContract('FsBlobStore', async () => ...)`.
+ * `make` returns a new, empty store ready for use.
+ */
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/** Writes `data` in chunks, waiting for drains as a download does. */
+export async function writeAll(writer: BlobWriter, data: Buffer, chunk = 64 * 1024): Promise<void> {
+  for (let at = 0; at < data.length; at += chunk) {
+    if (!writer.write(data.subarray(at, at + chunk), () => undefined)) await writer.waitDrain();
+  }
+}
+
+export function describeBlobStoreContract(name: string, make: () => Promise<BlobStore>): void {
+  describe(`BlobStore contract: ${name}`, () => {
+    it('publishes a written blob under its digest once it matches', async () => {
+      const store = await make();
+      const data = randomBytes(300_000);
+      const digest = sha256(data);
+      expect(await store.size(digest)).toBeNull();
+      const writer = store.createWriter();
+      await writeAll(writer, data);
+      expect(writer.bytes).toBe(data.length);
+      // Nothing under the digest's name before the commit.
+      expect(await store.size(digest)).toBeNull();
+      expect(await writer.commit(digest)).toEqual({ sha256: digest, size: data.length });
+      expect(await store.size(digest)).toBe(data.length);
+      expect((await readFile(store.path(digest))).equals(data)).toBe(true);
+      expect(existsSync(writer.tmpPath)).toBe(false);
+    });
+
+    it('publishes under the content\'s own digest when none is expected', async () => {
+      const store = await make();
+      const data = Buffer.from('an imported wheel');
+      const writer = store.createWriter();
+      await writeAll(writer, data);
+      const { sha256: got, size } = await writer.commit(null);
+      expect([got, size]).toEqual([sha256(data), data.length]);
+      expect((await readFile(store.path(got))).toString()).toBe('an imported wheel');
+    });
+
+    it('stores an empty blob', async () => {
+      const store = await make();
+      const writer = store.createWriter();
+      const empty = sha256(Buffer.alloc(0));
+      expect(await writer.commit(empty)).toEqual({ sha256: empty, size: 0 });
+      expect(await store.size(empty)).toBe(0);
+    });
+
+    it('refuses a wrong digest and leaves nothing behind', async () => {
+      const store = await make();
+      const data = randomBytes(10_000);
+      const wrong = sha256(Buffer.from('something else'));
+      const writer = store.createWriter();
+      await writeAll(writer, data);
+      const err = await writer.commit(wrong).catch((e: unknown) => e);
+      expect(isPipcacheError(err, 'E_HASH_MISMATCH')).toBe(true);
+      expect(await store.size(wrong)).toBeNull();
+      expect(await store.size(sha256(data))).toBeNull();
+      expect(existsSync(writer.tmpPath)).toBe(false);
+    });
+
+    it('abort leaves nothing behind', async () => {
+      const store = await make();
+      const data = randomBytes(10_000);
+      const writer = store.createWriter();
+      await writeAll(writer, data);
+      await writer.abort();
+      expect(await store.size(sha256(data))).toBeNull();
+      expect(existsSync(writer.tmpPath)).toBe(false);
+      // Aborting twice is harmless.
+      await writer.abort();
+    });
+
+    it('lets a reader follow the temp file while the blob is written', async () => {
+      const store = await make();
+      const data = randomBytes(100_000);
+      const writer = store.createWriter();
+      let flushed = 0;
+      await new Promise<void>((resolve) => {
+        writer.write(data, (n) => {
+          flushed = n;
+          resolve();
+        });
+      });
+      expect(flushed).toBe(data.length);
+      expect((await readFile(writer.tmpPath)).equals(data)).toBe(true);
+      await writer.commit(sha256(data));
+    });
+
+    it('removes a blob; removing an absent one is harmless', async () => {
+      const store = await make();
+      const data = Buffer.from('to be removed');
+      const writer = store.createWriter();
+      await writeAll(writer, data);
+      const { sha256: digest } = await writer.commit(null);
+      await store.remove(digest);
+      expect(await store.size(digest)).toBeNull();
+      await store.remove(digest);
+      await store.remove(sha256(Buffer.from('never stored')));
+    });
+
+    it('lets concurrent writers of the same content both publish it', async () => {
+      const store = await make();
+      const data = randomBytes(500_000);
+      const digest = sha256(data);
+      const writers = [store.createWriter(), store.createWriter(), store.createWriter()];
+      expect(new Set(writers.map((w) => w.tmpPath)).size).toBe(writers.length);
+      await Promise.all(writers.map((w, i) => writeAll(w, data, 10_000 * (i + 1))));
+      const results = await Promise.all(writers.map((w) => w.commit(digest)));
+      for (const r of results) expect(r).toEqual({ sha256: digest, size: data.length });
+      expect(await store.size(digest)).toBe(data.length);
+      expect((await readFile(store.path(digest))).equals(data)).toBe(true);
+    });
+
+    it('keeps other blobs when one writer fails', async () => {
+      const store = await make();
+      const good = randomBytes(1000);
+      const first = store.createWriter();
+      const second = store.createWriter();
+      await writeAll(first, good);
+      await writeAll(second, randomBytes(1000));
+      await first.commit(sha256(good));
+      await expect(second.commit(sha256(good))).rejects.toThrow();
+      expect((await readFile(store.path(sha256(good)))).equals(good)).toBe(true);
+    });
+
+    it('refuses a path for something that is not a digest', async () => {
+      const store = await make();
+      expect(() => store.path('../../etc/passwd')).toThrow();
+      expect(() => store.path('A'.repeat(64))).toThrow();
+    });
+  });
+}

@@ -1,0 +1,321 @@
+import { existsSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { PipcacheError } from '@pipcache/shared';
+import { fileKeyId, pickByOrigin, recordKey, type Catalog, type FileKey, type FileRecord, type HitCount, type PageRecord, type UrlRecord } from './catalog.js';
+
+/*
+ * Every LMDB key with more than one part is an lmdb-js array key (`FileKey`,
+ * `PageKey`). Array keys are encoded element by element by ordered-binary,
+ * so a part of any length and any content sorts and scans correctly.
+ * Joining the parts with a separator character into one string does not:
+ * strings of about 64 characters or more (every manylinux wheel with
+ * compressed tags) were missing from prefix range scans while point reads
+ * still found them.
+ */
+
+/** The key of a page record: (origin, normalized project). */
+type PageKey = [origin: string, project: string];
+
+function pageKey(origin: string, project: string): PageKey {
+  return [origin, project];
+}
+
+/**
+ * Layout of the catalog. 1: string keys joined with NUL (pages and files);
+ * 2: array keys, file records scoped by their index host; 3: that host is
+ * the records' `origin` field (it was `index`); 4: file records keep the
+ * verified byte count of each stored blob (`storedSize`, `metadataSize`).
+ * An older catalog is migrated at open (see `migrate`).
+ */
+export const SCHEMA_VERSION = 4;
+const SCHEMA_SETTING = 'schemaVersion';
+/** The separator of layout 1, kept only to read a catalog written with it. */
+const V1_SEP = '\u0000';
+
+export interface MigrationReport {
+  from: number;
+  to: number;
+  files: number;
+  pages: number;
+  urls: number;
+  /** Records of layout 1 that could not be read back (dropped; their pages are fetched again). */
+  dropped: number;
+}
+
+/**
+ * Moves a catalog kept by an older pipcache at `legacyPath` (the home's
+ * `index/`) to `path`, once: called with the home locked, before opening.
+ */
+export async function adoptLegacyCatalog(legacyPath: string, path: string): Promise<boolean> {
+  if (existsSync(path) || !existsSync(legacyPath)) return false;
+  await rename(legacyPath, path);
+  return true;
+}
+
+/**
+ * The catalog in LMDB: project -> version -> file records, page validators,
+ * URL -> file key, and persistent settings. Values are structured-cloned by
+ * lmdb-js (msgpack); writes are transactional.
+ */
+export class LmdbCatalog implements Catalog {
+  private readonly root: RootDatabase;
+  private readonly files: Database<FileRecord, FileKey>;
+  private readonly pages: Database<PageRecord, PageKey>;
+  private readonly urls: Database<UrlRecord, string>;
+  private readonly settings: Database<unknown, string>;
+
+  constructor(path: string) {
+    this.root = open({ path, compression: false, mapSize: 2 * 1024 ** 3 });
+    this.files = this.root.openDB<FileRecord, FileKey>({ name: 'files' });
+    this.pages = this.root.openDB<PageRecord, PageKey>({ name: 'pages' });
+    this.urls = this.root.openDB<UrlRecord, string>({ name: 'urls' });
+    this.settings = this.root.openDB<unknown, string>({ name: 'settings' });
+  }
+
+  /** The layout this catalog was written in (1 for one from before versioning). */
+  schemaVersion(): number {
+    const v = this.settings.get(SCHEMA_SETTING);
+    if (typeof v === 'number') return v;
+    // No version recorded: a new, empty catalog is written in today's layout.
+    return this.files.getKeysCount() + this.pages.getKeysCount() + this.urls.getKeysCount() === 0 ? SCHEMA_VERSION : 1;
+  }
+
+  /**
+   * Brings a catalog of an older layout to today's, in one transaction.
+   * Every record is read with a full scan (which, unlike layout 1's prefix
+   * scans, sees every key), its host field named `origin` (layouts 1 and 2
+   * called it `index`), given its stored sizes (see `withStoredSizes`), and
+   * written again under an array key. Stored blobs are untouched, so every
+   * file stays stored; page validators are kept.
+   * Returns null when the catalog is already current.
+   */
+  async migrate(): Promise<MigrationReport | null> {
+    const from = this.schemaVersion();
+    if (from === SCHEMA_VERSION) {
+      if (this.settings.get(SCHEMA_SETTING) !== SCHEMA_VERSION) await this.settings.put(SCHEMA_SETTING, SCHEMA_VERSION);
+      return null;
+    }
+    if (from > SCHEMA_VERSION) {
+      throw new PipcacheError(
+        'E_CONFIG_INVALID',
+        `the catalog was written by a newer pipcache (layout ${from}, this one knows ${SCHEMA_VERSION}); upgrade pipcache or move the catalog away`,
+      );
+    }
+    const report: MigrationReport = { from, to: SCHEMA_VERSION, files: 0, pages: 0, urls: 0, dropped: 0 };
+    await this.root.transaction(() => {
+      const files = [...this.files.getRange({})];
+      const pages = [...this.pages.getRange({})];
+      const urls = [...this.urls.getRange({})];
+      for (const { key } of files) this.files.remove(key);
+      for (const { key } of pages) this.pages.remove(key);
+      for (const { key } of urls) this.urls.remove(key);
+      for (const { value: stored } of files) {
+        const value = withStoredSizes(withOrigin(stored));
+        if (!isFileRecord(value)) {
+          report.dropped++;
+          continue;
+        }
+        this.files.put(recordKey(value), value);
+        report.files++;
+      }
+      for (const { value: stored } of pages) {
+        const value = withOrigin(stored);
+        if (!isPageRecord(value)) {
+          report.dropped++;
+          continue;
+        }
+        this.pages.put(pageKey(value.origin, value.project), value);
+        report.pages++;
+      }
+      for (const { key, value } of urls) {
+        const old = value as { key?: unknown; metadata?: unknown };
+        if (from >= 2) {
+          // Array keys already: only records changed.
+          this.urls.put(key, value);
+          report.urls++;
+          continue;
+        }
+        const parts = typeof old.key === 'string' ? old.key.split(V1_SEP) : null;
+        if (typeof key !== 'string' || !parts || parts.length !== 3 || typeof old.metadata !== 'boolean') {
+          report.dropped++;
+          continue;
+        }
+        // Layout 1 keyed files without their origin: find the record this URL listed.
+        const rec = this.findFile(parts[0] as string, parts[1] as string, parts[2] as string, []);
+        if (rec === undefined) {
+          report.dropped++;
+          continue;
+        }
+        this.urls.put(key, { key: recordKey(rec), metadata: old.metadata });
+        report.urls++;
+      }
+      this.settings.put(SCHEMA_SETTING, SCHEMA_VERSION);
+    });
+    return report;
+  }
+
+  getFile(key: FileKey): FileRecord | undefined {
+    return this.files.get(key);
+  }
+
+  findFile(project: string, version: string, filename: string, order: readonly string[]): FileRecord | undefined {
+    const found: FileRecord[] = [];
+    for (const { key, value } of this.files.getRange({ start: [project, version, filename] })) {
+      if (key[0] !== project || key[1] !== version || key[2] !== filename) break;
+      found.push(value);
+    }
+    return pickByOrigin(found, order);
+  }
+
+  projectFiles(project: string): FileRecord[] {
+    return [...this.projectEntries(project)].map((e) => e.value);
+  }
+
+  /** Every file record of one project, in key order. */
+  private *projectEntries(project: string): Iterable<{ key: FileKey; value: FileRecord }> {
+    for (const entry of this.files.getRange({ start: [project] })) {
+      if (entry.key[0] !== project) return;
+      yield entry;
+    }
+  }
+
+  *allFiles(): Iterable<FileRecord> {
+    for (const { value } of this.files.getRange({})) yield value;
+  }
+
+  storedProjects(): string[] {
+    const out = new Set<string>();
+    for (const f of this.allFiles()) if (f.stored) out.add(f.project);
+    return [...out].sort();
+  }
+
+  lookupUrl(url: string): UrlRecord | undefined {
+    return this.urls.get(url);
+  }
+
+  getPage(origin: string, project: string): PageRecord | undefined {
+    return this.pages.get(pageKey(origin, project));
+  }
+
+  async savePage(page: PageRecord, listed: FileRecord[]): Promise<void> {
+    await this.root.transaction(() => {
+      const seen = new Set<string>();
+      for (const rec of listed) {
+        const key = recordKey(rec);
+        seen.add(fileKeyId(key));
+        const old = this.files.get(key);
+        const keepStored = !!old && old.stored && old.sha256 === rec.sha256;
+        const merged: FileRecord = old
+          ? {
+              ...rec,
+              firstSeen: old.firstSeen,
+              lastServed: old.lastServed,
+              hits: old.hits,
+              stored: keepStored,
+              storedSize: keepStored ? old.storedSize : null,
+              metadataStored: old.metadataStored,
+              metadataSize: old.metadataSize,
+              goneUpstream: false,
+            }
+          : rec;
+        this.files.put(key, merged);
+        this.urls.put(rec.url, { key, metadata: false });
+        if (rec.coreMetadata !== false) this.urls.put(`${rec.url}.metadata`, { key, metadata: true });
+      }
+      for (const { key, value } of [...this.projectEntries(page.project)]) {
+        if (seen.has(fileKeyId(key)) || value.origin !== page.origin) continue;
+        if (value.stored) {
+          // An imported file was never on the upstream page: not gone, just local.
+          if (!value.goneUpstream && !value.imported) this.files.put(key, { ...value, goneUpstream: true });
+        } else {
+          this.files.remove(key);
+        }
+      }
+      this.pages.put(pageKey(page.origin, page.project), page);
+    });
+  }
+
+  async touchPage(origin: string, project: string, fetchedAt: number, maxAge: number): Promise<void> {
+    const key = pageKey(origin, project);
+    await this.root.transaction(() => {
+      const old = this.pages.get(key);
+      if (old) this.pages.put(key, { ...old, fetchedAt, maxAge });
+    });
+  }
+
+  async updateFile(key: FileKey, update: (rec: FileRecord) => FileRecord): Promise<FileRecord | undefined> {
+    let out: FileRecord | undefined;
+    await this.root.transaction(() => {
+      const old = this.files.get(key);
+      if (!old) return;
+      out = update(old);
+      this.files.put(key, out);
+    });
+    return out;
+  }
+
+  async addHits(hits: Iterable<HitCount>): Promise<void> {
+    await this.root.transaction(() => {
+      for (const { key, count, last } of hits) {
+        const old = this.files.get(key);
+        if (old) this.files.put(key, { ...old, hits: old.hits + count, lastServed: last });
+      }
+    });
+  }
+
+  async putFile(rec: FileRecord): Promise<void> {
+    const key = recordKey(rec);
+    await this.root.transaction(() => {
+      this.files.put(key, rec);
+      this.urls.put(rec.url, { key, metadata: false });
+    });
+  }
+
+  getSetting<T>(name: string): T | undefined {
+    return this.settings.get(name) as T | undefined;
+  }
+
+  async setSetting(name: string, value: unknown): Promise<void> {
+    await this.settings.put(name, value);
+  }
+
+  async close(): Promise<void> {
+    await this.root.close();
+  }
+}
+
+/** A record of layout 1 or 2 names its host `index`; today it is `origin`. */
+function withOrigin(v: unknown): unknown {
+  if (!v || typeof v !== 'object' || !('index' in v) || 'origin' in v) return v;
+  const { index, ...rest } = v as Record<string, unknown>;
+  return { ...rest, origin: index };
+}
+
+/**
+ * Layout 4 keeps the verified byte count of each stored blob. Before it, a
+ * stored archive's `size` was overwritten with its verified byte count when
+ * it was stored (a later page could only set the same value, or none), and
+ * a stored `.metadata` blob had `metadataSize` when it was recorded at all.
+ * What is not known stays null: hits then skip the size check, as before.
+ */
+function withStoredSizes(v: unknown): unknown {
+  if (!v || typeof v !== 'object') return v;
+  const r = v as Record<string, unknown>;
+  const known = (n: unknown): number | null => (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : null);
+  return {
+    ...r,
+    storedSize: r.stored === true ? (known(r.storedSize) ?? known(r.size)) : null,
+    metadataSize: typeof r.metadataStored === 'string' ? known(r.metadataSize) : null,
+  };
+}
+
+function isFileRecord(v: unknown): v is FileRecord {
+  const r = v as Partial<FileRecord> | null;
+  return !!r && typeof r.project === 'string' && typeof r.version === 'string' && typeof r.filename === 'string' && typeof r.origin === 'string';
+}
+
+function isPageRecord(v: unknown): v is PageRecord {
+  const r = v as Partial<PageRecord> | null;
+  return !!r && typeof r.project === 'string' && typeof r.origin === 'string';
+}
