@@ -5,7 +5,8 @@ import { open, type Key } from 'lmdb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileKey, type FileRecord } from './catalog.js';
 import { describeCatalogContract, fileRecord as record, pageRecord as page, REAL_FILES as REAL } from './catalog.contract.js';
-import { adoptLegacyCatalog, LmdbCatalog, SCHEMA_VERSION } from './lmdb-catalog.js';
+import { adoptLegacyCatalog, SCHEMA_VERSION } from './catalog-layout.js';
+import { LmdbCatalog } from './lmdb-catalog.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pc-catalog-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,7 +3,8 @@ import type { HomePaths } from '@pipcache/shared';
 import type { BlobStore } from './blob-store.js';
 import type { Catalog } from './catalog.js';
 import { FsBlobStore } from './fs-blob-store.js';
-import { LmdbCatalog, adoptLegacyCatalog } from './lmdb-catalog.js';
+import { adoptLegacyCatalog } from './catalog-layout.js';
+import { LmdbCatalog } from './lmdb-catalog.js';
 
 /** Opens the blob store and the catalog of a home (which must be locked), migrating an older catalog. */
 export async function openStore(paths: HomePaths, log: Logger): Promise<{ catalog: Catalog; blobs: BlobStore }> {

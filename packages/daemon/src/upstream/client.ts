@@ -2,24 +2,12 @@ import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { UpstreamTimeouts } from '@pipcache/shared';
 import { PipcacheError } from '@pipcache/shared';
 import type { UpstreamGate } from './gate.js';
+import { resolveTarget } from './target.js';
 
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Dispatcher.ResponseData['body'];
-}
-
-/** Splits `host:port` / `[v6]:port`. */
-export function splitHostPort(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
-  if (!m) throw new Error(`bad host:port ${text}`);
-  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
-}
-
-/** Where a connection to host:port really goes (the `resolve` override). */
-export function resolveTarget(resolve: Record<string, string>, host: string, port: number): { host: string; port: number } {
-  const override = resolve[`${host.toLowerCase()}:${port}`];
-  return override ? splitHostPort(override) : { host, port };
 }
 
 /** Translates undici/network failures into coded errors at the boundary. */

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { allowsOnlyLoopback, parseNetwork, PipcacheError, type Config } from '@pipcache/shared';
-import { resolveTarget } from './client.js';
+import { resolveTarget } from './target.js';
 
 /** What an outbound connection is for; each kind has one HTTP answer per refusal (see `refusalStatus`). */
 export type Outbound = 'page' | 'file' | 'tunnel' | 'forward';
