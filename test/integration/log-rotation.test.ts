@@ -84,4 +84,13 @@ describe('the log while the daemon runs', () => {
     expect(kept).not.toContain(path(0));
     expect(kept).toContain(path(REQUESTS - 1));
   });
+
+  it('takes new limits from a config reload: a smaller keep drops generations', async () => {
+    const logsDir = join(daemon.home, 'logs');
+    const generations = async (): Promise<string[]> => (await readdir(logsDir)).filter((n) => /^daemon\.log\.\d+$/.test(n)).sort();
+    expect(await generations()).toHaveLength(KEEP);
+    await writeFile(join(daemon.home, 'config.json'), JSON.stringify({ log: { maxSize: '64KiB', keep: 2 } }));
+    await waitFor('the extra generations to go', async () => (await generations()).length === 2, 10_000);
+    expect(await generations()).toEqual(['daemon.log.1', 'daemon.log.2']);
+  });
 });
