@@ -85,12 +85,12 @@ async function serve(paths: HomePaths, lock: HomeLock, { env, announce }: RunDae
     process.exit(70);
   });
   const address = await daemon.start();
+  writeFileSync(paths.pidFile, JSON.stringify({ pid: process.pid, ...address, startedAt: new Date().toISOString() }), { mode: 0o600 });
+  if (announce) process.stdout.write(`pipcache listening on http://${address.host}:${address.port}\n`);
   // The daemon applies the rest of a reloaded config; the rotation limits
   // belong to the log file, so they follow the file here. Rejections are
   // already logged by the daemon's own watcher.
   logConfigWatcher = await watchConfig(paths.config, env, (next) => logFile.configure(next.log), logger.child({ mod: 'log' }, { level: 'silent' }));
-  writeFileSync(paths.pidFile, JSON.stringify({ pid: process.pid, ...address, startedAt: new Date().toISOString() }), { mode: 0o600 });
-  if (announce) process.stdout.write(`pipcache listening on http://${address.host}:${address.port}\n`);
 }
 
 const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, '/'));
