@@ -12,7 +12,7 @@ const DAEMON = join(ROOT, 'packages/daemon/src');
 
 /** Room -> the rooms it may import. `.` is the daemon's top level (wiring, main). */
 const MAY_IMPORT: Record<string, readonly string[]> = {
-  '.': ['control', 'export', 'import', 'proxy', 'files', 'pages', 'upstream', 'store', 'archive', 'simple', 'tls'],
+  '.': ['control', 'export', 'import', 'proxy', 'files', 'pages', 'upstream', 'store', 'archive', 'simple', 'tls', 'log'],
   control: ['export', 'import', 'proxy', 'files', 'pages', 'upstream', 'store'],
   proxy: ['files', 'pages', 'upstream', 'store', 'simple', 'tls'],
   export: ['files', 'pages', 'upstream', 'store', 'archive'],
@@ -24,6 +24,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   simple: [],
   archive: [],
   tls: [],
+  log: [],
 };
 
 function sources(dir: string): string[] {

@@ -3,23 +3,34 @@
  * The daemon process: environment -> config -> createDaemon -> listen.
  * Signals are handled only here. The CLI starts this file detached.
  */
-import { mkdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { homePaths, loadConfig, resolveHome, isPipcacheError, type HomePaths } from '@pipcache/shared';
+import { homePaths, loadConfig, resolveHome, isPipcacheError, type Config, type HomePaths } from '@pipcache/shared';
 import { createDaemon } from './daemon.js';
 import { acquireHomeLock, type HomeLock } from './home-lock.js';
+import { RotatingFile } from './log/rotating-file.js';
+import { watchConfig } from './watch.js';
 
-/** At start, a log past this size is kept as `daemon.log.1` (one generation) and a new one begun. */
-const LOG_ROTATE_BYTES = 64 * 1024 * 1024;
+/** How long a stopping daemon waits for its log to reach the disk before exiting anyway. */
+const LOG_CLOSE_WAIT_MS = 2000;
 
-function rotateLog(file: string): void {
-  try {
-    if (statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+/**
+ * The log file, rotated by size. Its own failures go to stderr (daemon.out),
+ * once per kind in a row, so a full disk does not fill that file instead.
+ */
+function openLogFile(paths: HomePaths, config: Config): RotatingFile {
+  let lastProblem = '';
+  return new RotatingFile({
+    file: paths.logFile,
+    ...config.log,
+    onError: (err) => {
+      const problem = (err as NodeJS.ErrnoException).code ?? err.message;
+      if (problem === lastProblem) return;
+      lastProblem = problem;
+      process.stderr.write(`pipcache daemon: log ${paths.logFile}: ${err.message}\n`);
+    },
+  });
 }
 
 export interface RunDaemonOptions {
@@ -42,13 +53,15 @@ export async function runDaemon({ env, announce }: RunDaemonOptions): Promise<vo
 }
 
 async function serve(paths: HomePaths, lock: HomeLock, { env, announce }: RunDaemonOptions): Promise<void> {
-  mkdirSync(dirname(paths.logFile), { recursive: true, mode: 0o700 });
-  rotateLog(paths.logFile);
   const config = loadConfig(paths.config, env);
+  const logFile = openLogFile(paths, config);
+  // Whatever way the process ends, what is queued for the log is written first.
+  process.on('exit', () => logFile.flushSync());
   const logger = pino(
     { level: config.logLevel, base: { pid: process.pid }, redact: ['req.headers["proxy-authorization"]', 'headers["proxy-authorization"]'] },
-    pino.destination({ dest: paths.logFile, sync: false, mkdir: true }),
+    logFile,
   );
+  let logConfigWatcher: Awaited<ReturnType<typeof watchConfig>> | undefined;
   const daemon = createDaemon({
     config,
     paths,
@@ -59,8 +72,9 @@ async function serve(paths: HomePaths, lock: HomeLock, { env, announce }: RunDae
       rmSync(paths.pidFile, { force: true });
       rmSync(paths.socket, { force: true });
       lock.release();
-      logger.flush();
-      setTimeout(() => process.exit(0), 50).unref();
+      void logConfigWatcher?.close();
+      setTimeout(() => process.exit(0), LOG_CLOSE_WAIT_MS).unref();
+      void logFile.close().then(() => process.exit(0));
     },
   });
   process.on('SIGTERM', () => void daemon.stop());
@@ -68,12 +82,16 @@ async function serve(paths: HomePaths, lock: HomeLock, { env, announce }: RunDae
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');
     lock.release();
-    logger.flush();
+    logFile.flushSync();
     process.exit(70);
   });
   const address = await daemon.start();
   writeFileSync(paths.pidFile, JSON.stringify({ pid: process.pid, ...address, startedAt: new Date().toISOString() }), { mode: 0o600 });
   if (announce) process.stdout.write(`pipcache listening on http://${address.host}:${address.port}\n`);
+  // The daemon applies the rest of a reloaded config; the rotation limits
+  // belong to the log file, so they follow the file here. Rejections are
+  // already logged by the daemon's own watcher.
+  logConfigWatcher = await watchConfig(paths.config, env, (next) => logFile.configure(next.log), logger.child({ mod: 'log' }, { level: 'silent' }));
 }
 
 /**

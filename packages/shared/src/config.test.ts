@@ -41,4 +41,19 @@ describe('config', () => {
   it('refuses a malformed PIPCACHE_RESOLVE', () => {
     expect(() => loadConfig('/nonexistent/config.json', { PIPCACHE_RESOLVE: 'pypi.org=127.0.0.1' })).toThrow(/PIPCACHE_RESOLVE/);
   });
+
+  it('reads log rotation as a size and a generation count', () => {
+    expect(validateConfig({}, 'cfg.json').log).toEqual({ maxSize: 10 * 1024 ** 2, keep: 5 });
+    expect(validateConfig({ log: { maxSize: '64KiB', keep: 2 } }, 'cfg.json').log).toEqual({ maxSize: 64 * 1024, keep: 2 });
+    expect(validateConfig({ log: { keep: 9 } }, 'cfg.json').log).toEqual({ maxSize: 10 * 1024 ** 2, keep: 9 });
+  });
+
+  it('rejects a bad log rotation with the key named', () => {
+    expect(() => validateConfig({ log: { maxSize: 'lots' } }, 'cfg.json')).toThrow(/log\.maxSize: expected a size/);
+    expect(() => validateConfig({ log: { maxSize: 0 } }, 'cfg.json')).toThrow(/log\.maxSize/);
+    expect(() => validateConfig({ log: { keep: 0 } }, 'cfg.json')).toThrow(/log\.keep: expected an integer from 1/);
+    expect(() => validateConfig({ log: { keep: 2.5 } }, 'cfg.json')).toThrow(/log\.keep/);
+    expect(() => validateConfig({ log: { size: 1 } }, 'cfg.json')).toThrow(/log\.size: unknown key/);
+    expect(() => validateConfig({ log: '10MiB' }, 'cfg.json')).toThrow(/log: expected an object/);
+  });
 });

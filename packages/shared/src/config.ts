@@ -25,6 +25,17 @@ export interface Limits {
   idleMs: number;
 }
 
+/** How the daemon's log file is kept while the daemon runs. */
+export interface LogRotation {
+  /** The log is rotated before a line would take it past this size (bytes). */
+  maxSize: number;
+  /** Rotated generations kept (`daemon.log.1` newest ... `daemon.log.<keep>` oldest). */
+  keep: number;
+}
+
+/** More generations than this is a typo, not a log policy. */
+export const MAX_LOG_GENERATIONS = 100;
+
 export interface Config {
   port: number;
   host: string;
@@ -47,6 +58,7 @@ export interface Config {
   coreMetadata: 'always' | 'uncached';
   upstream: UpstreamTimeouts;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  log: LogRotation;
   /** Client networks (CIDR or address) the daemon answers; default loopback only. */
   allow: string[];
   /** Clients must present the token under the home (Proxy-Authorization / basic auth). */
@@ -75,6 +87,7 @@ export const DEFAULT_CONFIG: Config = {
   coreMetadata: 'always',
   upstream: { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000 },
   logLevel: 'info',
+  log: { maxSize: 10 * 1024 ** 2, keep: 5 },
   allow: [...LOOPBACK_NETWORKS],
   auth: false,
   upstreamAllow: [],
@@ -254,6 +267,21 @@ export function validateConfig(raw: unknown, source: string): Config {
         if (typeof value === 'string' && ['trace', 'debug', 'info', 'warn', 'error'].includes(value)) {
           cfg.logLevel = value as Config['logLevel'];
         } else problems.push('logLevel: expected trace, debug, info, warn or error');
+        break;
+      case 'log':
+        if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+          for (const [k, v] of Object.entries(value)) {
+            if (k === 'maxSize') {
+              const n = parseSize(v);
+              if (n === null || n === 0) problems.push('log.maxSize: expected a size such as 10MiB or a byte count > 0');
+              else cfg.log.maxSize = n;
+            } else if (k === 'keep') {
+              if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_LOG_GENERATIONS) {
+                problems.push(`log.keep: expected an integer from 1 to ${MAX_LOG_GENERATIONS}`);
+              } else cfg.log.keep = v;
+            } else problems.push(`log.${k}: unknown key`);
+          }
+        } else problems.push('log: expected an object such as {"maxSize": "10MiB", "keep": 5}');
         break;
       case 'allow':
         if (Array.isArray(value) && value.length > 0 && value.every((n) => typeof n === 'string' && parseNetwork(n))) cfg.allow = value as string[];
