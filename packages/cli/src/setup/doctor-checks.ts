@@ -145,7 +145,7 @@ export async function trustCheck(facts: DoctorFacts): Promise<Check> {
       }
     }
     const cert = pipSetting(facts.pipConfig, env, 'cert');
-    if (cert?.value) return { name: cert.source.startsWith("PIP_") ? cert.source : `cert (${cert.source})`, file: cert.value, fix: `export PIP_CERT=${bundle}` };
+    if (cert?.value) return { name: cert.source.startsWith('PIP_') ? cert.source : `cert (${cert.source})`, file: cert.value, fix: `export PIP_CERT=${bundle}` };
     return null;
   })();
   if (chosen) {
