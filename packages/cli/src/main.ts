@@ -13,6 +13,7 @@ import { offline } from './commands/offline.js';
 import * as exportCmd from './commands/export.js';
 import { importCmd } from './commands/import.js';
 import { verify } from './commands/verify.js';
+import { doctor } from './commands/doctor.js';
 
 type Outcome = { result: unknown; text: string };
 
@@ -32,7 +33,15 @@ export function buildCli(argv: string[]): Argv {
     .command('start', 'start the daemon (one per PIPCACHE_HOME)', startCmd.builder, (a) => emit(a.json, () => startCmd.start(a)))
     .command('stop', 'stop the daemon', (y) => y, () => emit(false, stop))
     .command('status', 'show the daemon state and counters', jsonOpt, (a) => emit(a.json, status))
-    .command('env', 'print the shell lines that point pip at the daemon', envCmd.builder, (a) => emit(a.json, () => envCmd.env(a)))
+    .command('env', 'print the shell lines that point pip (and uv) at the daemon, whatever the shell already sets', envCmd.builder, (a) =>
+      emit(a.json, () => envCmd.env(a)),
+    )
+    .command(
+      'doctor',
+      'prove that pip goes through the cache: check its settings, then send one real pip request',
+      (y) => jsonOpt(y).option('python', { type: 'string', default: 'python3', describe: 'the interpreter whose pip is checked' }),
+      (a) => emit(a.json, () => doctor({ python: a.python })),
+    )
     .command(
       'ls [project]',
       'list what is cached',
