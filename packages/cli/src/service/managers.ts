@@ -64,9 +64,10 @@ function systemd(host: ServiceHost): Manager {
       let r = host.runCommand('systemd-analyze', ['--user', 'verify', path]);
       if (r.missing) return null;
       // Without a user session (no runtime directory) the user manager
-      // cannot be emulated; the system manager parses the same unit syntax.
+      // cannot be emulated and fails with nothing to say about the unit; the
+      // system manager parses the same unit syntax.
       let tool = 'systemd-analyze --user verify';
-      if (r.code !== 0 && /Failed to (initialize manager|lookup RuntimeDirectory)/.test(r.stderr)) {
+      if (r.code !== 0 && aboutFile(r, path).length === 0) {
         r = host.runCommand('systemd-analyze', ['verify', path]);
         tool = 'systemd-analyze verify';
       }
