@@ -72,7 +72,8 @@ export function installService(host: ServiceHost, spec: ServiceSpec, opts: Insta
   const handOver = start ? null : { reason: `a daemon started by hand runs on this home (pid ${opts.runningPid})`, commands: [['pipcache', 'stop'], m.startCommand] };
   const unusable = m.unusable();
   if (unusable) {
-    return { ...base, written: changed, verification, loaded: false, started: false, manual: { reason: unusable, commands: [...m.loadCommands(true)] } };
+    const commands = start ? m.loadCommands(true) : [...m.loadCommands(false), ...(handOver?.commands ?? [])];
+    return { ...base, written: changed, verification, loaded: false, started: false, manual: { reason: unusable, commands } };
   }
   const r = m.load(start, changed && previous !== null);
   if (r.code !== 0) {
