@@ -14,6 +14,7 @@ import * as exportCmd from './commands/export.js';
 import { importCmd } from './commands/import.js';
 import { verify } from './commands/verify.js';
 import { doctor } from './commands/doctor.js';
+import * as serviceCmd from './commands/service.js';
 
 type Outcome = { result: unknown; text: string };
 
@@ -74,6 +75,9 @@ export function buildCli(argv: string[]): Argv {
     )
     .command('verify', 're-hash every cached file; damaged ones are removed and fetched again when next needed', jsonOpt, (a) =>
       emit(a.json, () => verify({ json: a.json })),
+    )
+    .command('service <action>', 'run the daemon as a service: a systemd user unit (Linux) or a launchd agent (macOS)', serviceCmd.builder, (a) =>
+      emit(a.json, () => serviceCmd.service(a)),
     )
     .demandCommand(1, 'name a command (see --help)')
     .strict()
