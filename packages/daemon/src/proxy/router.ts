@@ -20,6 +20,8 @@ export interface RouterDeps {
   upstream: UpstreamClient;
   log: Logger;
   stats: Stats;
+  /** Counts each answered request by outcome and bytes by source (the Prometheus series). */
+  metrics: { request(outcome: string, fromCache: number, fromUpstream: number): void };
 }
 
 const SIMPLE_PAGE = /^\/simple\/([^/]+)\/?$/;
@@ -150,6 +152,7 @@ export class Router {
   private finish(ctx: RequestContext, started: number): void {
     const { stats } = this.deps;
     stats.count(ctx);
+    this.deps.metrics.request(ctx.outcome, ctx.fromCache, ctx.fromUpstream);
     this.deps.log.info(
       {
         method: ctx.req.method,
