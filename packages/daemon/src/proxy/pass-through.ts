@@ -56,7 +56,18 @@ export async function passThrough(ctx: RequestContext, upstream: UpstreamClient,
   try {
     for await (const chunk of up.body) {
       ctx.fromUpstream += (chunk as Buffer).length;
-      if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+      // A client gone while its socket was full never drains: closing ends the wait too.
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
       if (res.destroyed) break;
     }
     res.end();
