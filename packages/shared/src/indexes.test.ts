@@ -30,7 +30,7 @@ describe('indexes', () => {
     expect(defaultIndex(configuredIndexes(cfg)).name).toBe('pypi');
     const replaced = validateConfig({ indexes: [{ name: 'pypi', url: 'https://mirror.example/pypi/simple' }] }, 'config.json');
     expect(configuredIndexes(replaced).map((i) => [i.name, i.origin])).toEqual([
-      ['pypi', 'mirror.example/pypi'],
+      ['pypi', 'mirror.example/pypi/simple'],
       // pypi.org is still intercepted, so it still is an index of its own.
       ['pypi.org', 'pypi.org'],
     ]);
