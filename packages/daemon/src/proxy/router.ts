@@ -120,7 +120,9 @@ export class Router {
       if (found.lookup && (await serveFile(ctx, this.deps.files, found.lookup))) return;
       if (found.reason) ctx.reason = found.reason;
     }
-    await passThrough(ctx, this.deps.upstream, page ? 'page' : 'file', this.deps.gate.upstreamHeaders(ctx.url));
+    // Under an index root and not an archive: refused as a page is (offline: 404, "no such project").
+    const kind = indexUnder(indexes, ctx.url) && !ARCHIVE_SEGMENT.test(ctx.url.pathname) ? 'page' : 'file';
+    await passThrough(ctx, this.deps.upstream, kind, this.deps.gate.upstreamHeaders(ctx.url));
   }
 
   private async routeLocal(ctx: RequestContext, index: IndexSpec, path: string): Promise<void> {
