@@ -1,13 +1,16 @@
 import type net from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Config, HomePaths } from '@pipcache/shared';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { interceptedHosts, type Config, type HomePaths } from '@pipcache/shared';
 import { startInterception } from './tls/interception.js';
 import type { Catalog } from './store/catalog.js';
 import { openStore } from './store/open-store.js';
 import { Store } from './store/store.js';
 import { OfflineSwitch } from './offline-switch.js';
 import { UpstreamGate } from './upstream/gate.js';
+import { UpstreamCredentials } from './upstream/credentials.js';
 import { ClientAccess } from './proxy/access.js';
 import { listen } from './proxy/listen.js';
 import { UpstreamClient } from './upstream/client.js';
@@ -79,13 +82,15 @@ export function createDaemon(opts: DaemonOptions): Daemon {
 
   async function start(): Promise<{ host: string; port: number }> {
     await mkdir(paths.home, { recursive: true, mode: 0o700 });
-    const interception = await startInterception(paths, config.interceptHosts, opts.extraCaFile, logger);
+    const interception = await startInterception(paths, interceptedHosts(config), opts.extraCaFile, logger);
     const opened = await openStore(paths, logger);
     catalog = opened.catalog;
     const { blobs } = opened;
     const offline = new OfflineSwitch(opened.catalog, config.offline, logger);
     offlineState = offline;
-    const gate = new UpstreamGate({ config: () => config, offline: () => offline.isOn });
+    const env = opts.env ?? process.env;
+    const credentials = new UpstreamCredentials({ env: () => env, netrcPath: () => env.NETRC ?? join(homedir(), '.netrc') });
+    const gate = new UpstreamGate({ config: () => config, offline: () => offline.isOn, credentials });
     upstream = new UpstreamClient(() => config.resolve, config.upstream, gate, (kind, seconds, ok) => metrics.upstream(kind, seconds, ok));
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
     const pages = new PageService({ catalog: opened.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
@@ -114,13 +119,11 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       pages,
       files,
       gate,
-      indexOrigin: () => new URL(config.indexUpstream),
       originOrder: () => gate.originOrder(),
     });
     const router = new Router({
       pages: new PageResponder(pages, () => config.coreMetadata === 'always'),
-      indexUpstream: () => new URL(config.indexUpstream),
-      originOrder: () => gate.originOrder(),
+      gate,
       files,
       upstream,
       log: logger.child({ mod: 'proxy' }),
@@ -177,7 +180,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         (next) => {
           const prev = config;
           config = next;
-          interception.follow(next.interceptHosts);
+          interception.follow(interceptedHosts(next));
           if (next.offline !== prev.offline) offline.configChanged(next.offline);
           const restart = (['port', 'host'] as const).filter((k) => next[k] !== prev[k]);
           logger.info({ offline: offline.isOn, ...(restart.length ? { needsRestart: restart } : {}) }, 'config reloaded');

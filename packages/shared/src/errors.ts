@@ -23,7 +23,7 @@ export const ERROR_CODES = {
   E_OFFLINE_MISS: { exit: 1, http: 503, hint: 'pipcache is offline and does not hold this file' },
   E_NOT_FOUND: { exit: 1, http: 404, hint: '' },
   E_DISK: { exit: 1, http: 507, hint: 'the cache could not write to disk' },
-  E_FORBIDDEN: { exit: 1, http: 403, hint: 'pipcache only reaches the configured indexes (interceptHosts, indexUpstream) and, for tunnels, what the config allows' },
+  E_FORBIDDEN: { exit: 1, http: 403, hint: 'pipcache only reaches the configured indexes (interceptHosts, indexUpstream, indexes) and, for tunnels, what the config allows' },
   E_CLIENT_REFUSED: { exit: 1, http: 403, hint: 'add the client network to `allow` in the config' },
   E_AUTH_REQUIRED: { exit: 1, http: 407, hint: 'use the proxy URL that `pipcache env` prints (it carries the token)' },
   E_LIMIT: { exit: 1, http: 502, hint: 'a limit in the config (`limits`) was reached' },

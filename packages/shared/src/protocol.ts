@@ -125,6 +125,8 @@ export interface ExportedFile {
   sha256: string;
   size: number;
   action: 'linked' | 'copied' | 'skipped' | 'missing';
+  /** The name of the index it came from (`indexes` in the config, `pypi` by default); null when imported. */
+  index: string | null;
 }
 
 export interface ExportResult {

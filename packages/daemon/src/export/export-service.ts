@@ -1,4 +1,6 @@
 import {
+  defaultIndex,
+  indexNameOf,
   PipcacheError,
   type ExportRequest,
   type ExportResult,
@@ -22,8 +24,8 @@ export interface ExporterDeps {
   pages: PageService;
   files: FileService;
   /** Whether the index may be asked (offline mode is the gate's to decide). */
+  /** Also the configured indexes: their pages are refreshed, their names reported. */
   gate: UpstreamGate;
-  indexOrigin: () => URL;
   /** Which origin a file is taken from when several list it (see UpstreamGate.originOrder). */
   originOrder: () => string[];
 }
@@ -33,6 +35,8 @@ type Progress = (p: ProgressEvent) => void;
 interface Picked {
   rec: FileRecord;
   item: ExportItem;
+  /** The name of the index the file came from; null for an imported file. */
+  index: string | null;
 }
 
 /** The files an export consists of, and what is reported alongside them. */
@@ -78,17 +82,20 @@ async function selectAll(deps: ExporterDeps): Promise<Selection> {
  */
 async function selectResolved(deps: ExporterDeps, req: ExportRequest, progress: Progress): Promise<Selection> {
   // Offline (the gate refuses the index), the export sees only what is stored.
-  const online = deps.gate.refusal('page', new URL('/simple/', deps.indexOrigin())) === null;
-  const roots = parseAll(req.roots);
-  if (roots.length === 0) throw new PipcacheError('E_USAGE', 'nothing to export: give -r FILE, SPEC or --all');
+  const indexes = deps.gate.indexes();
+  const online = deps.gate.refusal('page', new URL(defaultIndex(indexes).root)) === null;
+  // The listed indexes' pages (and the default's) are asked; implied intercepted hosts only as pip left them.
+  const roots = indexes.filter((i) => !i.implicit).map((i) => new URL(i.root));
+  const wanted = parseAll(req.roots);
+  if (wanted.length === 0) throw new PipcacheError('E_USAGE', 'nothing to export: give -r FILE, SPEC or --all');
   progress({ phase: 'resolving', done: 0, total: 0, bytes: 0, totalBytes: 0 });
-  const source = new CacheSource({ catalog: deps.catalog, blobs: deps.blobs, pages: deps.pages, files: deps.files, online, indexOrigin: deps.indexOrigin(), originOrder: deps.originOrder(), noDeps: req.noDeps });
+  const source = new CacheSource({ catalog: deps.catalog, blobs: deps.blobs, pages: deps.pages, files: deps.files, online, indexRoots: roots, originOrder: deps.originOrder(), noDeps: req.noDeps });
   const options = {
     target: { pythonVersion: req.target.pythonVersion, platforms: req.target.platforms, implementation: 'cp' as const },
     ...(req.target.tags ? { supportedTags: new Set(req.target.tags) } : {}),
     markerEnv: markerEnv(req),
   };
-  const res = await resolve(roots, source, { ...options, pre: req.pre, constraints: parseAll(req.constraints) });
+  const res = await resolve(wanted, source, { ...options, pre: req.pre, constraints: parseAll(req.constraints) });
   if (res.missing.length > 0) {
     const list = res.missing.map((m) => `  ${m.requirement}: ${m.reason}`).join('\n');
     throw new PipcacheError(
@@ -140,7 +147,7 @@ function byFilename(picked: Picked[]): Map<string, Picked> {
 }
 
 function describe(p: Picked, action: ExportedFile['action']): ExportedFile {
-  return { filename: p.item.filename, project: p.rec.project, version: p.rec.version, sha256: p.item.sha256, size: p.item.size, action };
+  return { filename: p.item.filename, project: p.rec.project, version: p.rec.version, sha256: p.item.sha256, size: p.item.size, action, index: p.index };
 }
 
 /** `--check`: which files DIR lacks (or holds with other content); nothing is written. */
@@ -178,5 +185,6 @@ async function writeDir(deps: ExporterDeps, req: ExportRequest, selection: Selec
 
 async function toPicked(deps: ExporterDeps, rec: FileRecord, sha256: string): Promise<Picked> {
   const size = rec.size ?? (await deps.blobs.size(sha256)) ?? 0;
-  return { rec, item: { filename: rec.filename, blobPath: deps.blobs.path(sha256), sha256, size } };
+  const index = rec.imported ? null : indexNameOf(deps.gate.indexes(), rec.origin);
+  return { rec, item: { filename: rec.filename, blobPath: deps.blobs.path(sha256), sha256, size }, index };
 }

@@ -35,7 +35,13 @@ export function forwardableHeaders(raw: Record<string, string | string[] | undef
  * The upstream client asks the gate first; a refusal (offline, not a
  * configured index) is answered as one for this kind of request.
  */
-export async function passThrough(ctx: RequestContext, upstream: UpstreamClient, kind: 'page' | 'file' = 'file'): Promise<void> {
+export async function passThrough(
+  ctx: RequestContext,
+  upstream: UpstreamClient,
+  kind: 'page' | 'file' = 'file',
+  /** The index's own headers (its Authorization), unless the client sent its own. */
+  indexHeaders: Record<string, string> = {},
+): Promise<void> {
   const { req, res } = ctx;
   ctx.outcome = ctx.outcome === 'miss' ? 'miss' : 'bypass';
   const method = req.method ?? 'GET';
@@ -44,7 +50,7 @@ export async function passThrough(ctx: RequestContext, upstream: UpstreamClient,
     up = await upstream.request(ctx.url.href, {
       kind,
       method,
-      headers: forwardableHeaders(req.headers),
+      headers: { ...indexHeaders, ...forwardableHeaders(req.headers) },
       ...(method !== 'GET' && method !== 'HEAD' ? { body: req } : {}),
     });
   } catch (err) {
