@@ -20,6 +20,8 @@ import { listenControl } from './control/server.js';
 import { controlHandlers } from './control/handlers.js';
 import { Stats } from './proxy/stats.js';
 import { createExporter } from './export/export-service.js';
+import { createPinner } from './export/pin-service.js';
+import { Pins } from './store/pins.js';
 import { Importer } from './import/importer.js';
 import { watchConfig, watchInbox } from './watch.js';
 import type { FSWatcher } from 'chokidar';
@@ -97,7 +99,13 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       origin: () => new URL(config.indexUpstream).host,
       onListingChanged,
     });
-    const exporter = createExporter({
+    const pins = Pins.load(opened.catalog);
+    /** Whether a pin set keeps the blob `sha256`: eviction takes it as its `isPinned` and never removes such a blob. */
+    const isPinned = (sha256: string): boolean => pins.isPinned(sha256);
+    /** Bytes of every pinned blob, each counted once. */
+    const pinnedBytes = (): number => pins.pinnedBytes();
+    logger.info({ sets: pins.list().length, pinnedBytes: pinnedBytes() }, 'pins loaded');
+    const exportDeps = {
       catalog: opened.catalog,
       blobs,
       pages,
@@ -105,7 +113,10 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       gate,
       indexOrigin: () => new URL(config.indexUpstream),
       originOrder: () => gate.originOrder(),
-    });
+      pins,
+    };
+    const exporter = createExporter(exportDeps);
+    const pinner = createPinner(exportDeps);
     const router = new Router({
       pages: new PageResponder(pages, () => config.coreMetadata === 'always'),
       indexUpstream: () => new URL(config.indexUpstream),
@@ -134,6 +145,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         exporter,
         importer,
         store,
+        pins,
+        pinner,
       }),
       logger.child({ mod: 'control' }),
     );

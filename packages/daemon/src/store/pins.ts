@@ -44,6 +44,11 @@ function blobsOf(files: readonly PinnedFile[]): Map<string, number> {
   return out;
 }
 
+function summarize(set: PinSet): PinSetSummary {
+  const bytes = [...blobsOf(set.files).values()].reduce((a, n) => a + n, 0);
+  return { name: set.name, created: set.created, updated: set.updated, files: set.files.length, bytes };
+}
+
 /**
  * The pin sets: recorded in the catalog, and mirrored in memory as a digest
  * -> pin set count map so that `isPinned` is a map lookup (eviction asks it
@@ -81,13 +86,12 @@ export class Pins {
   }
 
   list(): PinSetSummary[] {
-    return [...this.catalog.pinSets()].map((set) => ({
-      name: set.name,
-      created: set.created,
-      updated: set.updated,
-      files: set.files.length,
-      bytes: [...blobsOf(set.files).values()].reduce((a, n) => a + n, 0),
-    }));
+    return [...this.catalog.pinSets()].map(summarize);
+  }
+
+  summary(name: string): PinSetSummary | undefined {
+    const set = this.catalog.getPinSet(name);
+    return set && summarize(set);
   }
 
   /** Records `name` as exactly `files` (replacing what it held); returns the set. */
