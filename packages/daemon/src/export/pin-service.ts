@@ -12,6 +12,7 @@ import { pinnedFiles, selectResolved, type ExporterDeps } from './export-service
 export function createPinner(deps: ExporterDeps): (req: PinRequest, progress?: (p: ProgressEvent) => void) => Promise<PinResult> {
   return async (req, progress = () => undefined) => {
     if (req.name.trim() === '') throw new PipcacheError('E_USAGE', 'pin: the pin set needs a name');
+    if (req.roots.length === 0) throw new PipcacheError('E_USAGE', `nothing to pin for ${req.name}: no requirement applies to the target`);
     const selection = await selectResolved(deps, req, progress);
     const set = await deps.pins.set(req.name, pinnedFiles(deps, selection.picked));
     // A blob fetched above could have been evicted before it was pinned: now
