@@ -14,6 +14,8 @@ import * as exportCmd from './commands/export.js';
 import { importCmd } from './commands/import.js';
 import { verify } from './commands/verify.js';
 import * as pinCmd from './commands/pin.js';
+import { doctor } from './commands/doctor.js';
+import * as serviceCmd from './commands/service.js';
 
 type Outcome = { result: unknown; text: string };
 
@@ -33,7 +35,15 @@ export function buildCli(argv: string[]): Argv {
     .command('start', 'start the daemon (one per PIPCACHE_HOME)', startCmd.builder, (a) => emit(a.json, () => startCmd.start(a)))
     .command('stop', 'stop the daemon', (y) => y, () => emit(false, stop))
     .command('status', 'show the daemon state and counters', jsonOpt, (a) => emit(a.json, status))
-    .command('env', 'print the shell lines that point pip at the daemon', envCmd.builder, (a) => emit(a.json, () => envCmd.env(a)))
+    .command('env', 'print the shell lines that point pip (and uv) at the daemon, whatever the shell already sets', envCmd.builder, (a) =>
+      emit(a.json, () => envCmd.env(a)),
+    )
+    .command(
+      'doctor',
+      'prove that pip goes through the cache: check its settings, then send one real pip request',
+      (y) => jsonOpt(y).option('python', { type: 'string', default: 'python3', describe: 'the interpreter whose pip is checked' }),
+      (a) => emit(a.json, () => doctor({ python: a.python })),
+    )
     .command(
       'ls [project]',
       'list what is cached',
@@ -79,6 +89,9 @@ export function buildCli(argv: string[]): Argv {
     )
     .command('verify', 're-hash every cached file; damaged ones are removed and fetched again when next needed', jsonOpt, (a) =>
       emit(a.json, () => verify({ json: a.json })),
+    )
+    .command('service <action>', 'run the daemon as a service: a systemd user unit (Linux) or a launchd agent (macOS)', serviceCmd.builder, (a) =>
+      emit(a.json, () => serviceCmd.service(a)),
     )
     .demandCommand(1, 'name a command (see --help)')
     .strict()

@@ -19,6 +19,8 @@ import { createProxyServer, type ProxyServer } from './proxy/server.js';
 import { listenControl } from './control/server.js';
 import { controlHandlers } from './control/handlers.js';
 import { Stats } from './proxy/stats.js';
+import { Monitoring } from './proxy/monitoring.js';
+import { DaemonMetrics, storedTotals } from './metrics/metrics.js';
 import { createExporter } from './export/export-service.js';
 import { createPinner } from './export/pin-service.js';
 import { Pins } from './store/pins.js';
@@ -68,6 +70,14 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   const watchers: FSWatcher[] = [];
   const startedAt = new Date();
   const stats = new Stats();
+  // The eviction code counts into `metrics.evictions` / `metrics.bytesEvicted` (or calls `metrics.evicted`).
+  let offlineState: OfflineSwitch | undefined;
+  const metrics = new DaemonMetrics({
+    downloadsInFlight: () => files?.activeDownloads ?? 0,
+    storeSize: () => (catalog ? storedTotals(catalog.allFiles()) : { bytes: 0, files: 0 }),
+    offline: () => offlineState?.isOn ?? config.offline,
+    version: VERSION,
+  });
 
   async function start(): Promise<{ host: string; port: number }> {
     await mkdir(paths.home, { recursive: true, mode: 0o700 });
@@ -76,8 +86,9 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     catalog = opened.catalog;
     const { blobs } = opened;
     const offline = new OfflineSwitch(opened.catalog, config.offline, logger);
+    offlineState = offline;
     const gate = new UpstreamGate({ config: () => config, offline: () => offline.isOn });
-    upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
+    upstream = new UpstreamClient(() => config.resolve, config.upstream, gate, (kind, seconds, ok) => metrics.upstream(kind, seconds, ok));
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
     const pages = new PageService({ catalog: opened.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
     const onListingChanged = (origin: string, project: string): void => pages.listingChanged(origin, project);
@@ -125,6 +136,14 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       upstream,
       log: logger.child({ mod: 'proxy' }),
       stats,
+      metrics,
+    });
+    const monitoring = new Monitoring({
+      metrics,
+      version: VERSION,
+      isOffline: () => offline.isOn,
+      isStopping: () => stopping !== undefined,
+      log: logger.child({ mod: 'proxy' }),
     });
     control = await listenControl(
       paths.socket,
@@ -157,7 +176,9 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       access,
       gate,
       limits: () => config.limits,
-      local: (req, res) => router.handleLocal(req, res),
+      local: (req, res) => {
+        if (!monitoring.handle(req, res)) router.handleLocal(req, res);
+      },
       log: logger.child({ mod: 'proxy' }),
     });
     const listening = await listen(proxy.server, config.host, config.port);

@@ -34,6 +34,7 @@ export const ERROR_CODES = {
     hint: 'move the CA directory (~/.pipcache/ca) away so that pipcache makes a new CA at start; pip must then trust the new bundle',
   },
   E_EXPORT_UNPROVEN: { exit: 1, http: 500, hint: 'pip cannot install the exported set from the directory alone; see the message' },
+  E_SERVICE: { exit: 1, http: 500, hint: 'see `pipcache service status`; `pipcache service install --print` shows the file' },
   E_INTERNAL: { exit: 1, http: 500, hint: 'a bug in pipcache; see `pipcache logs`' },
 } as const satisfies Record<string, { exit: number; http: number; hint: string }>;
 

@@ -52,6 +52,10 @@ export interface StatusResult {
   /** Clients must present the token under the home. */
   auth: boolean;
   home: string;
+  /** Hosts whose HTTPS traffic is intercepted and cached: clients must not bypass the proxy for these. */
+  interceptHosts: string[];
+  /** The index that index mode fronts. */
+  indexUpstream: string;
   /** `catalogBytes`: the LMDB file; `bytesOnDisk`: the stored archives and metadata files. */
   catalog: { projects: number; files: number; storedFiles: number; bytesOnDisk: number; catalogBytes: number };
   requests: {

@@ -36,6 +36,8 @@ export function status(services: ControlServices): StatusResult {
     offline: services.isOffline(),
     auth: services.config().auth,
     home: services.paths.home,
+    interceptHosts: [...services.config().interceptHosts],
+    indexUpstream: services.config().indexUpstream,
     catalog: { projects: projects.size, files, storedFiles, bytesOnDisk, catalogBytes: sizeOf(join(services.paths.catalog, 'data.mdb')) },
     requests: services.stats.snapshot(),
   };

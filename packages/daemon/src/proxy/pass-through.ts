@@ -1,5 +1,5 @@
 import type { UpstreamClient } from '../upstream/client.js';
-import type { RequestContext } from './context.js';
+import { writeHead, type RequestContext } from './context.js';
 import { answerError } from './answer-error.js';
 
 /** RFC 9110 7.6.1 hop-by-hop fields, plus proxy credentials meant for us. */
@@ -42,6 +42,7 @@ export async function passThrough(ctx: RequestContext, upstream: UpstreamClient,
   let up;
   try {
     up = await upstream.request(ctx.url.href, {
+      kind,
       method,
       headers: forwardableHeaders(req.headers),
       ...(method !== 'GET' && method !== 'HEAD' ? { body: req } : {}),
@@ -51,11 +52,22 @@ export async function passThrough(ctx: RequestContext, upstream: UpstreamClient,
     return;
   }
   const headers = forwardableHeaders(up.headers);
-  res.writeHead(up.status, headers);
+  writeHead(ctx, up.status, headers);
   try {
     for await (const chunk of up.body) {
       ctx.fromUpstream += (chunk as Buffer).length;
-      if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+      // A client gone while its socket was full never drains: closing ends the wait too.
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
       if (res.destroyed) break;
     }
     res.end();

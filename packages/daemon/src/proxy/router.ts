@@ -20,8 +20,12 @@ export interface RouterDeps {
   upstream: UpstreamClient;
   log: Logger;
   stats: Stats;
+  /** Counts each answered request by outcome and bytes by source (the Prometheus series). */
+  metrics: { request(outcome: string, fromCache: number, fromUpstream: number): void };
 }
 
+/** How long a closed response's handler may take to record its bytes before the request is counted anyway. */
+const ROUTE_SETTLE_MS = 2000;
 const SIMPLE_PAGE = /^\/simple\/([^/]+)\/?$/;
 const LOCAL_FILE = /^\/files\/([^/]+)\/([^/]+)\/([^/]+?)(\.metadata)?$/;
 
@@ -71,12 +75,21 @@ export class Router {
   private run(req: IncomingMessage, res: ServerResponse, url: URL, route: (ctx: RequestContext) => Promise<void>): void {
     const ctx: RequestContext = { req, res, host: url.host, url, outcome: 'bypass', fromCache: 0, fromUpstream: 0 };
     const started = performance.now();
-    // After the handlers' own close listeners and their awaits have counted the bytes.
-    res.on('close', () => setImmediate(() => this.finish(ctx, started)));
-    route(ctx).catch((err: Error) => {
+    const routed = route(ctx).catch((err: Error) => {
       this.deps.log.error({ err }, 'request failed');
       // A bug: the client learns only that it happened; the log has the error.
       answerError(ctx, new PipcacheError('E_INTERNAL', 'internal error', { cause: err }), { reason: err.message });
+    });
+    // Counted once the handler has recorded its bytes: a miss sets them after
+    // its last await (closing its file), which may come after the response
+    // closed. A handler stuck past the response is not waited for long.
+    res.on('close', () => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => (timer = setTimeout(r, ROUTE_SETTLE_MS)));
+      void Promise.race([routed, late]).then(() => {
+        clearTimeout(timer);
+        this.finish(ctx, started);
+      });
     });
   }
 
@@ -150,6 +163,7 @@ export class Router {
   private finish(ctx: RequestContext, started: number): void {
     const { stats } = this.deps;
     stats.count(ctx);
+    this.deps.metrics.request(ctx.outcome, ctx.fromCache, ctx.fromUpstream);
     this.deps.log.info(
       {
         method: ctx.req.method,

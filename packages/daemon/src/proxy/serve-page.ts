@@ -6,7 +6,7 @@ import { renderHtml, renderJson } from '../simple/render.js';
 import { CONTENT_TYPES, type ListedFile, type PageFormat, type ProjectPage } from '../simple/types.js';
 import type { PageResult, PageService } from '../pages/page-service.js';
 import type { FileRecord } from '../store/catalog.js';
-import type { RequestContext } from './context.js';
+import { writeHead, type RequestContext } from './context.js';
 import { answerError } from './answer-error.js';
 
 /** Rendered pages kept in memory (each is one project in one format). */
@@ -69,7 +69,7 @@ export class PageResponder {
             .join('\n')}\n</body></html>\n`;
     const buf = Buffer.from(body);
     ctx.outcome = 'hit';
-    ctx.res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'content-length': buf.length, 'cache-control': 'max-age=60' });
+    writeHead(ctx, 200, { 'content-type': CONTENT_TYPES[format], 'content-length': buf.length, 'cache-control': 'max-age=60' });
     ctx.res.end(ctx.req.method === 'HEAD' ? undefined : buf);
     ctx.fromCache = ctx.req.method === 'HEAD' ? 0 : buf.length;
   }
@@ -80,7 +80,7 @@ export class PageResponder {
     const path = ctx.url.pathname;
     if (rawName !== project || !path.endsWith('/')) {
       ctx.outcome = 'redirect';
-      res.writeHead(301, { location: path.replace(/\/simple\/[^/]*\/?$/, `/simple/${project}/`), 'content-length': 0 });
+      writeHead(ctx, 301, { location: path.replace(/\/simple\/[^/]*\/?$/, `/simple/${project}/`), 'content-length': 0 });
       res.end();
       return;
     }
@@ -116,11 +116,11 @@ export class PageResponder {
     };
     const inm = req.headers['if-none-match'];
     if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === page.etag)) {
-      res.writeHead(304, headers);
+      writeHead(ctx, 304, headers);
       res.end();
       return;
     }
-    res.writeHead(200, { ...headers, 'content-length': page.body.length });
+    writeHead(ctx, 200, { ...headers, 'content-length': page.body.length });
     res.end(req.method === 'HEAD' ? undefined : page.body);
     ctx.fromCache = req.method === 'HEAD' ? 0 : page.body.length;
   }
