@@ -13,6 +13,7 @@ import { offline } from './commands/offline.js';
 import * as exportCmd from './commands/export.js';
 import { importCmd } from './commands/import.js';
 import { verify } from './commands/verify.js';
+import * as pinCmd from './commands/pin.js';
 import { doctor } from './commands/doctor.js';
 import * as serviceCmd from './commands/service.js';
 
@@ -72,6 +73,19 @@ export function buildCli(argv: string[]): Argv {
       'index existing wheels and sdists (a packages/ directory, a wheel cache) into the cache',
       (y) => jsonOpt(y).positional('paths', { type: 'string', array: true, demandOption: true }),
       (a) => emit(a.json, () => importCmd({ paths: a.paths as string[] })),
+    )
+    .command(
+      'pin [items..]',
+      'pin what a project needs (-r FILE, pylock.toml, SPEC): resolved like an export, fetched when missing, never evicted',
+      pinCmd.builder,
+      (a) => emit(a.json, () => pinCmd.pin(a)),
+    )
+    .command('pins', 'list the pin sets (exports and pipcache pin)', jsonOpt, (a) => emit(a.json, pinCmd.pins))
+    .command(
+      'unpin <name>',
+      'release a pin set: an export directory or a name that `pipcache pins` lists',
+      (y) => jsonOpt(y).positional('name', { type: 'string', demandOption: true }),
+      (a) => emit(a.json, () => pinCmd.unpin({ name: a.name })),
     )
     .command('verify', 're-hash every cached file; damaged ones are removed and fetched again when next needed', jsonOpt, (a) =>
       emit(a.json, () => verify({ json: a.json })),

@@ -25,6 +25,8 @@ import { Stats } from './proxy/stats.js';
 import { Monitoring } from './proxy/monitoring.js';
 import { DaemonMetrics, storedTotals } from './metrics/metrics.js';
 import { createExporter } from './export/export-service.js';
+import { createPinner } from './export/pin-service.js';
+import { Pins } from './store/pins.js';
 import { Importer } from './import/importer.js';
 import { watchConfig, watchInbox } from './watch.js';
 import type { FSWatcher } from 'chokidar';
@@ -113,14 +115,23 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       origin: () => new URL(config.indexUpstream).host,
       onListingChanged,
     });
-    const exporter = createExporter({
+    const pins = Pins.load(opened.catalog);
+    /** Whether a pin set keeps the blob `sha256`: eviction takes it as its `isPinned` and never removes such a blob. */
+    const isPinned = (sha256: string): boolean => pins.isPinned(sha256);
+    /** Bytes of every pinned blob, each counted once. */
+    const pinnedBytes = (): number => pins.pinnedBytes();
+    logger.info({ sets: pins.list().length, pinnedBytes: pinnedBytes() }, 'pins loaded');
+    const exportDeps = {
       catalog: opened.catalog,
       blobs,
       pages,
       files,
       gate,
       originOrder: () => gate.originOrder(),
-    });
+      pins,
+    };
+    const exporter = createExporter(exportDeps);
+    const pinner = createPinner(exportDeps);
     const router = new Router({
       pages: new PageResponder(pages, () => config.coreMetadata === 'always'),
       gate,
@@ -156,6 +167,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         exporter,
         importer,
         store,
+        pins,
+        pinner,
       }),
       logger.child({ mod: 'control' }),
     );

@@ -80,6 +80,8 @@ export interface LsFile {
   yanked: string | false;
   hits: number;
   lastServed: string | null;
+  /** A pin set (an export, `pipcache pin`) keeps this file. */
+  pinned?: boolean;
 }
 
 export interface LsResult {
@@ -116,6 +118,47 @@ export interface ExportRequest {
   /** Only report what DIR lacks; write nothing. */
   check: boolean;
   target: ExportTarget;
+  /**
+   * What a written export does to DIR's pin set: `replace` (the default) pins
+   * exactly the files written, `add` adds them (files a proof added), `none`
+   * pins nothing (a throwaway directory). A `check` never pins.
+   */
+  pin?: 'replace' | 'add' | 'none';
+}
+
+/** `pipcache pin`: resolve like an export, write nothing, pin the chosen files under `name`. */
+export type PinRequest = Pick<ExportRequest, 'roots' | 'constraints' | 'pre' | 'noDeps' | 'target'> & {
+  /** `spec:<text>` or `file:<absolute path>` (or any name the user chose). */
+  name: string;
+};
+
+export interface PinSetInfo {
+  name: string;
+  created: string;
+  updated: string;
+  files: number;
+  /** Distinct pinned blobs (archives and `.metadata` files), each counted once. */
+  bytes: number;
+}
+
+export interface PinsResult {
+  sets: PinSetInfo[];
+  /** Bytes of every pinned blob, each counted once whichever sets hold it. */
+  pinnedBytes: number;
+}
+
+export interface PinResult {
+  set: PinSetInfo;
+  pinned: { filename: string; project: string; version: string; sha256: string; size: number; fetched: boolean }[];
+  /** Versions chosen without known dependencies. */
+  noMetadata: { project: string; version: string }[];
+  notes: string[];
+}
+
+export interface UnpinResult {
+  /** The name released (the first of the candidates that named a set). */
+  name: string;
+  files: number;
 }
 
 export interface ExportedFile {

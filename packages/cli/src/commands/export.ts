@@ -63,7 +63,7 @@ export function builder(y: Argv): Argv<ExportArgs> {
     .option('json', { type: 'boolean', default: false }) as unknown as Argv<ExportArgs>;
 }
 
-interface Plan {
+export interface Plan {
   roots: RequirementText[];
   constraints: RequirementText[];
   pre: boolean;
@@ -76,7 +76,8 @@ interface Plan {
 
 const FIND_LINKS = (dir: string): string => `pip install --no-index --find-links ${dir}`;
 
-async function plan(args: ExportArgs, cwd: string, pythonVersion: string, markerEnv?: Record<string, string>): Promise<Plan> {
+/** The requirements of an export (or of `pipcache pin`): files and specs given, else the project's snapshot source. */
+export async function plan(args: ExportArgs, cwd: string, pythonVersion: string, markerEnv?: Record<string, string>): Promise<Plan> {
   const roots: RequirementText[] = [];
   const constraints: RequirementText[] = [];
   const notes: string[] = [];
