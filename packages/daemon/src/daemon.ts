@@ -11,6 +11,8 @@ import { UpstreamGate } from './upstream/gate.js';
 import { ClientAccess } from './proxy/access.js';
 import { listen } from './proxy/listen.js';
 import { UpstreamClient } from './upstream/client.js';
+import { chooseUpstreamProxy, DIRECT, type ProxyChoice } from './upstream/proxy-choice.js';
+import { upstreamTrust } from './upstream/trust.js';
 import { PageService } from './pages/page-service.js';
 import { PageResponder } from './proxy/serve-page.js';
 import { FileService } from './files/file-service.js';
@@ -23,6 +25,12 @@ import { createExporter } from './export/export-service.js';
 import { Importer } from './import/importer.js';
 import { watchConfig, watchInbox } from './watch.js';
 import type { FSWatcher } from 'chokidar';
+import { networkInterfaces } from 'node:os';
+
+/** This machine's addresses: a proxy at one of them with the daemon's port is the daemon itself. */
+function localAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+}
 
 export const VERSION = '0.1.0';
 
@@ -66,6 +74,13 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   const watchers: FSWatcher[] = [];
   const startedAt = new Date();
   const stats = new Stats();
+  // Decided once the listener's port is known: a proxy that is this daemon is ignored.
+  let proxyChoice: ProxyChoice = DIRECT;
+  const chooseProxy = (): void => {
+    const before = JSON.stringify(proxyChoice.notes);
+    proxyChoice = chooseUpstreamProxy(config, opts.env ?? {}, { ...address, localAddresses: localAddresses() });
+    if (JSON.stringify(proxyChoice.notes) !== before) for (const n of proxyChoice.notes) logger[n.level]({ mod: 'upstream' }, n.msg);
+  };
 
   async function start(): Promise<{ host: string; port: number }> {
     await mkdir(paths.home, { recursive: true, mode: 0o700 });
@@ -75,7 +90,13 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     const { blobs } = opened;
     const offline = new OfflineSwitch(opened.catalog, config.offline, logger);
     const gate = new UpstreamGate({ config: () => config, offline: () => offline.isOn });
-    upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
+    upstream = new UpstreamClient({
+      config: () => config,
+      timeouts: config.upstream,
+      gate,
+      proxy: () => proxyChoice,
+      ca: upstreamTrust(config.caFile, opts.extraCaFile),
+    });
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
     const pages = new PageService({ catalog: opened.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
     const onListingChanged = (origin: string, project: string): void => pages.listingChanged(origin, project);
@@ -158,13 +179,15 @@ export function createDaemon(opts: DaemonOptions): Daemon {
           config = next;
           interception.follow(next.interceptHosts);
           if (next.offline !== prev.offline) offline.configChanged(next.offline);
-          const restart = (['port', 'host'] as const).filter((k) => next[k] !== prev[k]);
+          chooseProxy();
+          const restart = (['port', 'host', 'caFile'] as const).filter((k) => next[k] !== prev[k]);
           logger.info({ offline: offline.isOn, ...(restart.length ? { needsRestart: restart } : {}) }, 'config reloaded');
         },
         logger.child({ mod: 'config' }),
       ),
     );
     address = { host: config.host, port: listening.port };
+    chooseProxy();
     logger.info({ ...address, home: paths.home, offline: offline.isOn }, 'pipcache daemon listening');
     return address;
   }
