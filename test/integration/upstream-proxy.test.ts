@@ -6,6 +6,7 @@ import { startConnectProxy, type ConnectProxy } from '../fixtures/connect-proxy.
 import { pythonhostedPath } from '../fixtures/simple-pages.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { proxyClient } from '../helpers/proxy-client.js';
+import type { Venv } from '../helpers/venv.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const USER = 'alice';
@@ -13,6 +14,8 @@ const PASSWORD = 's3cret-proxy-pw';
 
 let world: World;
 let proxy: ConnectProxy;
+let venv: Venv;
+let downloads = 0;
 const daemons: TestDaemon[] = [];
 let homes = 0;
 
@@ -26,7 +29,10 @@ async function daemonWith(config: Record<string, unknown>, o: { resolve?: string
   return d;
 }
 
-const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+/** `pip download` of `spec` and its dependencies into a new directory, through `d` (one venv serves every case). */
+function pipFetch(d: TestDaemon, spec: string, extra: string[] = []): ReturnType<Venv['pip']> {
+  return venv.pip(['download', '--no-cache-dir', '-d', join(world.dir, `dl-${downloads++}`), ...extra, spec], d.pipEnv, 90_000);
+}
 
 /** Every file under `dir`, read whole: credentials must be in none of them. */
 async function homeContains(dir: string, needle: string): Promise<string[]> {
@@ -59,6 +65,7 @@ beforeAll(async () => {
   ]);
   // The proxy resolves the index hosts to the fake PyPI; the daemons do not, so only the proxy can reach it.
   proxy = await startConnectProxy({ auth: { username: USER, password: PASSWORD }, resolve: world.pypi.resolve });
+  venv = await world.venv();
 });
 
 afterAll(async () => {
@@ -68,11 +75,10 @@ afterAll(async () => {
 });
 
 describe('upstream through an outbound proxy', () => {
-  it('installs through the proxy in the config, with no direct connection, and keeps its credentials out of logs and catalog', async () => {
+  it('fetches through the proxy in the config, with no direct connection, and keeps its credentials out of logs and catalog', async () => {
     const d = await daemonWith({ upstreamProxy: `http://${USER}:${PASSWORD}@127.0.0.1:${proxy.port}` });
     const before = world.pypi.counters.connections;
-    const venv = await world.venv();
-    const r = await venv.pip(['install', '--no-cache-dir', 'app'], d.pipEnv);
+    const r = await pipFetch(d, 'app');
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(proxy.tunnels.get('pypi.org:443') ?? 0).toBeGreaterThan(0);
     expect(proxy.tunnels.get('files.pythonhosted.org:443') ?? 0).toBeGreaterThan(0);
@@ -87,8 +93,7 @@ describe('upstream through an outbound proxy', () => {
   it('wrong credentials: a coded 407 error in the log, 503 for a file, and the page fails cleanly', async () => {
     const d = await daemonWith({ upstreamProxy: `http://${USER}:wrong@127.0.0.1:${proxy.port}` });
     const refusedBefore = proxy.refused;
-    const venv = await world.venv();
-    const r = await venv.pip(['install', '--no-cache-dir', '--retries', '0', 'other'], d.pipEnv, 60_000);
+    const r = await pipFetch(d, 'other', ['--retries', '0']);
     expect(r.code).not.toBe(0);
     const client = proxyClient(d.address, join(d.home, 'ca', 'bundle.pem'));
     try {
@@ -119,8 +124,7 @@ describe('upstream through an outbound proxy', () => {
     const pagesBefore = proxy.tunnels.get('pypi.org:443') ?? 0;
     const filesBefore = proxy.tunnels.get('files.pythonhosted.org:443') ?? 0;
     const fetchesBefore = world.archiveFetches();
-    const venv = await world.venv();
-    const r = await venv.pip(['install', '--no-cache-dir', 'other'], d.pipEnv);
+    const r = await pipFetch(d, 'other');
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(proxy.tunnels.get('pypi.org:443') ?? 0).toBeGreaterThan(pagesBefore);
     expect(proxy.tunnels.get('files.pythonhosted.org:443') ?? 0).toBe(filesBefore);
@@ -138,8 +142,7 @@ describe('upstream through an outbound proxy', () => {
     );
     expect(d.address).toBe(self);
     const tunnelsBefore = proxy.tunnelCount();
-    const venv = await world.venv();
-    const r = await venv.pip(['install', '--no-cache-dir', 'app'], d.pipEnv);
+    const r = await pipFetch(d, 'app');
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(proxy.tunnelCount()).toBe(tunnelsBefore);
     const logs = await d.logs();
