@@ -14,6 +14,8 @@ import { UpstreamCredentials } from './upstream/credentials.js';
 import { ClientAccess } from './proxy/access.js';
 import { listen } from './proxy/listen.js';
 import { UpstreamClient } from './upstream/client.js';
+import { chooseUpstreamProxy, DIRECT, type ProxyChoice } from './upstream/proxy-choice.js';
+import { upstreamTrust } from './upstream/trust.js';
 import { PageService } from './pages/page-service.js';
 import { PageResponder } from './proxy/serve-page.js';
 import { FileService } from './files/file-service.js';
@@ -30,6 +32,12 @@ import { Pins } from './store/pins.js';
 import { Importer } from './import/importer.js';
 import { watchConfig, watchInbox } from './watch.js';
 import type { FSWatcher } from 'chokidar';
+import { networkInterfaces } from 'node:os';
+
+/** This machine's addresses: a proxy at one of them with the daemon's port is the daemon itself. */
+function localAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+}
 
 export const VERSION = '0.1.0';
 
@@ -81,6 +89,13 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     offline: () => offlineState?.isOn ?? config.offline,
     version: VERSION,
   });
+  // Decided once the listener's port is known: a proxy that is this daemon is ignored.
+  let proxyChoice: ProxyChoice = DIRECT;
+  const chooseProxy = (): void => {
+    const before = JSON.stringify(proxyChoice.notes);
+    proxyChoice = chooseUpstreamProxy(config, opts.env ?? {}, { ...address, localAddresses: localAddresses() });
+    if (JSON.stringify(proxyChoice.notes) !== before) for (const n of proxyChoice.notes) logger[n.level]({ mod: 'upstream' }, n.msg);
+  };
 
   async function start(): Promise<{ host: string; port: number }> {
     await mkdir(paths.home, { recursive: true, mode: 0o700 });
@@ -93,7 +108,14 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     const env = opts.env ?? process.env;
     const credentials = new UpstreamCredentials({ env: () => env, netrcPath: () => env.NETRC ?? join(homedir(), '.netrc') });
     const gate = new UpstreamGate({ config: () => config, offline: () => offline.isOn, credentials });
-    upstream = new UpstreamClient(() => config.resolve, config.upstream, gate, (kind, seconds, ok) => metrics.upstream(kind, seconds, ok));
+    upstream = new UpstreamClient({
+      config: () => config,
+      timeouts: config.upstream,
+      gate,
+      proxy: () => proxyChoice,
+      ca: upstreamTrust(config.caFile, opts.extraCaFile),
+      observe: (kind, seconds, ok) => metrics.upstream(kind, seconds, ok),
+    });
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
     const pages = new PageService({ catalog: opened.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
     const onListingChanged = (origin: string, project: string): void => pages.listingChanged(origin, project);
@@ -195,13 +217,15 @@ export function createDaemon(opts: DaemonOptions): Daemon {
           config = next;
           interception.follow(interceptedHosts(next));
           if (next.offline !== prev.offline) offline.configChanged(next.offline);
-          const restart = (['port', 'host'] as const).filter((k) => next[k] !== prev[k]);
+          chooseProxy();
+          const restart = (['port', 'host', 'caFile'] as const).filter((k) => next[k] !== prev[k]);
           logger.info({ offline: offline.isOn, ...(restart.length ? { needsRestart: restart } : {}) }, 'config reloaded');
         },
         logger.child({ mod: 'config' }),
       ),
     );
     address = { host: config.host, port: listening.port };
+    chooseProxy();
     logger.info({ ...address, home: paths.home, offline: offline.isOn }, 'pipcache daemon listening');
     return address;
   }

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, loadConfig, validateConfig } from './config.js';
 import { isPipcacheError } from './errors.js';
+import { readCaFile, redactUrl } from './upstream-config.js';
+import { rootCertificates } from 'node:tls';
 
 describe('config', () => {
   it('uses the defaults when the file is absent', () => {
@@ -55,5 +57,39 @@ describe('config', () => {
     expect(() => validateConfig({ log: { keep: 2.5 } }, 'cfg.json')).toThrow(/log\.keep/);
     expect(() => validateConfig({ log: { size: 1 } }, 'cfg.json')).toThrow(/log\.size: unknown key/);
     expect(() => validateConfig({ log: '10MiB' }, 'cfg.json')).toThrow(/log: expected an object/);
+  });
+});
+
+describe('upstream proxy, trust and index credentials', () => {
+  it('accepts an http proxy with credentials, noProxy and a CA file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pc-cfg-'));
+    const good = join(dir, 'ca.pem');
+    writeFileSync(good, `${rootCertificates[0]}\n`);
+    expect(validateConfig({ caFile: good }, 'c.json').caFile).toBe(good);
+    expect(readCaFile(good)).toHaveLength(1);
+    const bad = join(dir, 'bad.pem');
+    writeFileSync(bad, 'not a certificate');
+    expect(() => validateConfig({ caFile: bad }, 'c.json')).toThrow(/caFile .*bad\.pem: no PEM certificate/);
+    expect(() => validateConfig({ caFile: 'relative.pem' }, 'c.json')).toThrow(/caFile: expected an absolute path/);
+    expect(() => validateConfig({ caFile: join(dir, 'missing.pem') }, 'c.json')).toThrow(/missing\.pem: ENOENT/);
+    const cfg = validateConfig({ upstreamProxy: 'http://user:p%40ss@proxy.corp:3128', noProxy: ['.corp', '10.0.0.0/8', 'host:8080'] }, 'c.json');
+    expect(cfg.upstreamProxy).toBe('http://user:p%40ss@proxy.corp:3128');
+    expect(cfg.noProxy).toEqual(['.corp', '10.0.0.0/8', 'host:8080']);
+    expect(() => validateConfig({ upstreamProxy: 'https://proxy.corp' }, 'c.json')).toThrow(/upstreamProxy/);
+    expect(() => validateConfig({ upstreamProxy: 'http://proxy.corp:3128/path' }, 'c.json')).toThrow(/upstreamProxy/);
+    expect(() => validateConfig({ noProxy: 'a,b' }, 'c.json')).toThrow(/noProxy/);
+  });
+
+  it('keeps credentials in indexUpstream apart from the origin, and accepts /simple/', () => {
+    const cfg = validateConfig({ indexUpstream: 'http://pipcache:t0k%3A@127.0.0.1:3143/simple/' }, 'c.json');
+    expect(cfg.indexUpstream).toBe('http://127.0.0.1:3143');
+    expect(cfg.indexCredentials).toEqual({ username: 'pipcache', password: 't0k:' });
+    expect(validateConfig({ indexUpstream: 'https://pypi.org/' }, 'c.json')).toMatchObject({ indexUpstream: 'https://pypi.org', indexCredentials: null });
+    expect(() => validateConfig({ indexUpstream: 'https://pypi.org/other/' }, 'c.json')).toThrow(/indexUpstream/);
+  });
+
+  it('redacts credentials from URLs it shows', () => {
+    expect(redactUrl('http://user:secret@proxy.corp:3128')).toBe('http://***@proxy.corp:3128');
+    expect(redactUrl(new URL('http://proxy.corp:3128/'))).toBe('http://proxy.corp:3128');
   });
 });

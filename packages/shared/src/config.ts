@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { PipcacheError } from './errors.js';
 import { checkIndexes, type IndexConfig } from './indexes.js';
+import { isNoProxyEntry, parseIndexUpstream, parseProxyUrl, readCaFile, type UrlCredentials } from './upstream-config.js';
 
 /** The documented default proxy port. */
 export const DEFAULT_PORT = 3143;
@@ -53,6 +54,8 @@ export interface Config {
   indexUpstream: string;
   /** More indexes (each served in index mode at `/<name>/simple/`); see indexes.ts. */
   indexes: IndexConfig[];
+  /** Credentials given in the `indexUpstream` URL, kept apart from it (sent as basic auth to that origin only). */
+  indexCredentials: UrlCredentials | null;
   /**
    * PEP 658 metadata on served pages: 'always' as upstream offers it, or
    * 'uncached' to leave it off for wheels already on disk (pip then fetches
@@ -73,6 +76,15 @@ export interface Config {
    */
   upstreamAllow: string[];
   limits: Limits;
+  /**
+   * Outbound proxy for upstream requests, `http://[user:pass@]host:port`;
+   * null: HTTPS_PROXY / HTTP_PROXY from the daemon's environment, if any.
+   */
+  upstreamProxy: string | null;
+  /** Hosts reached without the upstream proxy (like NO_PROXY: names, `.suffix`, addresses, networks, `*`). */
+  noProxy: string[];
+  /** PEM file whose certificates upstream TLS trusts too (a TLS-intercepting proxy, a parent daemon's CA). */
+  caFile: string | null;
 }
 
 /** Loopback only: the default `allow`. */
@@ -88,6 +100,7 @@ export const DEFAULT_CONFIG: Config = {
   offline: false,
   indexUpstream: 'https://pypi.org',
   indexes: [],
+  indexCredentials: null,
   coreMetadata: 'always',
   upstream: { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000 },
   logLevel: 'info',
@@ -96,6 +109,9 @@ export const DEFAULT_CONFIG: Config = {
   auth: false,
   upstreamAllow: [],
   limits: { pageBytes: 128 * 1024 ** 2, unknownFileBytes: 8 * 1024 ** 3, connections: 4096, idleMs: 300_000 },
+  upstreamProxy: null,
+  noProxy: [],
+  caFile: null,
 };
 
 const SIZE_UNITS: Record<string, number> = {
@@ -250,9 +266,34 @@ export function validateConfig(raw: unknown, source: string): Config {
         if (typeof value === 'boolean') cfg.offline = value;
         else problems.push('offline: expected true or false');
         break;
-      case 'indexUpstream':
-        if (typeof value === 'string' && /^https?:\/\/[A-Za-z0-9.:[\]-]+\/?$/.test(value)) cfg.indexUpstream = value.replace(/\/$/, '');
-        else problems.push('indexUpstream: expected an origin such as https://pypi.org');
+      case 'indexUpstream': {
+        const index = typeof value === 'string' ? parseIndexUpstream(value) : null;
+        if (index) {
+          cfg.indexUpstream = index.origin;
+          cfg.indexCredentials = index.credentials;
+        } else problems.push('indexUpstream: expected an origin such as https://pypi.org (or http://user:token@host:port/simple/)');
+        break;
+      }
+      case 'upstreamProxy':
+        if (value === null) cfg.upstreamProxy = null;
+        else if (typeof value === 'string' && parseProxyUrl(value)) cfg.upstreamProxy = value;
+        else problems.push('upstreamProxy: expected null or an http proxy URL such as http://user:pass@proxy.example:3128');
+        break;
+      case 'noProxy':
+        if (Array.isArray(value) && value.every(isNoProxyEntry)) cfg.noProxy = (value as string[]).map((n) => n.toLowerCase());
+        else problems.push('noProxy: expected an array of host names, .suffixes, addresses or networks');
+        break;
+      case 'caFile':
+        if (value === null) cfg.caFile = null;
+        else if (typeof value !== 'string') problems.push('caFile: expected the absolute path of a PEM file');
+        else {
+          try {
+            readCaFile(value);
+            cfg.caFile = value;
+          } catch (err) {
+            problems.push((err as Error).message);
+          }
+        }
         break;
       case 'indexes': {
         const list = checkIndexes(value, problems);

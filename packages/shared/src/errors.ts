@@ -19,6 +19,12 @@ export const ERROR_CODES = {
   E_HASH_MISMATCH: { exit: 1, http: 502, hint: 'the upstream body did not match the index hash; nothing was cached' },
   E_TRUNCATED: { exit: 1, http: 502, hint: 'the upstream body was cut off; nothing was cached' },
   E_UPSTREAM: { exit: 1, http: 502, hint: 'the upstream index could not be reached' },
+  E_UPSTREAM_PROXY: { exit: 1, http: 502, hint: 'the upstream proxy (upstreamProxy, or HTTPS_PROXY when the daemon started) could not be used; see the message' },
+  E_UPSTREAM_PROXY_AUTH: {
+    exit: 1,
+    http: 503,
+    hint: 'put the proxy credentials in upstreamProxy (http://user:pass@host:port) or in HTTPS_PROXY when starting the daemon',
+  },
   E_UPSTREAM_TIMEOUT: { exit: 1, http: 504, hint: 'the upstream index did not answer in time' },
   E_OFFLINE_MISS: { exit: 1, http: 503, hint: 'pipcache is offline and does not hold this file' },
   E_NOT_FOUND: { exit: 1, http: 404, hint: '' },

@@ -3,3 +3,4 @@ export * from './paths.js';
 export * from './config.js';
 export * from './protocol.js';
 export * from './indexes.js';
+export * from './upstream-config.js';
