@@ -13,6 +13,7 @@ import { offline } from './commands/offline.js';
 import * as exportCmd from './commands/export.js';
 import { importCmd } from './commands/import.js';
 import { verify } from './commands/verify.js';
+import { gc } from './commands/gc.js';
 
 type Outcome = { result: unknown; text: string };
 
@@ -66,6 +67,7 @@ export function buildCli(argv: string[]): Argv {
     .command('verify', 're-hash every cached file; damaged ones are removed and fetched again when next needed', jsonOpt, (a) =>
       emit(a.json, () => verify({ json: a.json })),
     )
+    .command('gc', 'remove blobs no record holds and temp files left by a crash; print what was freed', jsonOpt, (a) => emit(a.json, gc))
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .help()

@@ -4,6 +4,7 @@ import type { ControlServices } from './services.js';
 import { ls } from './ls.js';
 import { status } from './status.js';
 import { verifyStore } from './verify.js';
+import { KEEP_RECENT_MS } from '../store/gc.js';
 
 /** The control commands, keyed by name. */
 export function controlHandlers(services: ControlServices): Record<string, Handler> {
@@ -27,6 +28,7 @@ export function controlHandlers(services: ControlServices): Record<string, Handl
       return services.importer.importPaths(paths as string[]);
     },
     verify: (_args, progress) => verifyStore({ catalog: services.catalog, blobs: services.blobs, store: services.store }, progress),
+    gc: () => services.store.collectGarbage({ keepRecentMs: KEEP_RECENT_MS }),
     stop: () => {
       setImmediate(() => services.stop());
       return { stopping: true };
