@@ -233,7 +233,14 @@ class FsBlobWriter implements BlobWriter {
   }
 
   async abort(): Promise<void> {
-    this.stream.destroy();
+    // The file is removed once the stream has closed: a stream still opening
+    // would otherwise create it after the removal, and leave it behind.
+    if (!this.stream.closed) {
+      await new Promise<void>((resolve) => {
+        this.stream.once('close', () => resolve());
+        this.stream.destroy();
+      });
+    }
     await rm(this.tmpPath, { force: true });
     this.store.writerDone(this.tmpPath);
   }
