@@ -16,6 +16,7 @@ import { verify } from './commands/verify.js';
 import * as pinCmd from './commands/pin.js';
 import { doctor } from './commands/doctor.js';
 import * as serviceCmd from './commands/service.js';
+import { gc } from './commands/gc.js';
 
 type Outcome = { result: unknown; text: string };
 
@@ -93,6 +94,7 @@ export function buildCli(argv: string[]): Argv {
     .command('service <action>', 'run the daemon as a service: a systemd user unit (Linux) or a launchd agent (macOS)', serviceCmd.builder, (a) =>
       emit(a.json, () => serviceCmd.service(a)),
     )
+    .command('gc', 'remove blobs no record holds and temp files left by a crash; print what was freed', jsonOpt, (a) => emit(a.json, gc))
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .help()

@@ -8,6 +8,7 @@ import { startInterception } from './tls/interception.js';
 import type { Catalog } from './store/catalog.js';
 import { openStore } from './store/open-store.js';
 import { Store } from './store/store.js';
+import { checkStoreAtStart } from './store/start-check.js';
 import { OfflineSwitch } from './offline-switch.js';
 import { UpstreamGate } from './upstream/gate.js';
 import { UpstreamCredentials } from './upstream/credentials.js';
@@ -120,6 +121,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     const pages = new PageService({ catalog: opened.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
     const onListingChanged = (origin: string, project: string): void => pages.listingChanged(origin, project);
     const store = new Store({ catalog: opened.catalog, blobs, onListingChanged });
+    await checkStoreAtStart(store, logger.child({ mod: 'store' }));
     files = new FileService({
       catalog: opened.catalog,
       blobs,

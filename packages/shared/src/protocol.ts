@@ -214,3 +214,13 @@ export interface VerifyResult {
   /** Blobs that could not be read (EIO, EMFILE, EACCES, ...): kept, nothing decided about them. */
   errors: { filename: string; project: string; sha256: string; reason: string }[];
 }
+
+/** `pipcache gc`: what was removed. */
+export interface GcResult {
+  /** Blobs no record held. */
+  blobs: { count: number; bytes: number };
+  /** Temp files of writes that never finished (a crash, a kill). */
+  temp: { count: number; bytes: number };
+  /** Blobs no record holds yet, published moments ago (a record is about to): left for a later run. */
+  keptRecent: number;
+}

@@ -5,6 +5,7 @@ import { ls } from './ls.js';
 import { checkPinRequest, listPins, unpin } from './pins.js';
 import { status } from './status.js';
 import { verifyStore } from './verify.js';
+import { KEEP_RECENT_MS } from '../store/gc.js';
 
 /** The control commands, keyed by name. */
 export function controlHandlers(services: ControlServices): Record<string, Handler> {
@@ -31,6 +32,7 @@ export function controlHandlers(services: ControlServices): Record<string, Handl
     pin: (args, progress) => services.pinner(checkPinRequest(args), progress),
     unpin: (args) => unpin(services.pins, args),
     verify: (_args, progress) => verifyStore({ catalog: services.catalog, blobs: services.blobs, store: services.store }, progress),
+    gc: () => services.store.collectGarbage({ keepRecentMs: KEEP_RECENT_MS }),
     stop: () => {
       setImmediate(() => services.stop());
       return { stopping: true };

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { isPipcacheError } from '@pipcache/shared';
-import type { BlobStore, BlobWriter } from './blob-store.js';
+import type { BlobStore, BlobWriter, ListedBlob } from './blob-store.js';
 
 /**
  * What every BlobStore must do, run against each implementation by its own
@@ -18,6 +18,12 @@ export async function writeAll(writer: BlobWriter, data: Buffer, chunk = 64 * 10
   for (let at = 0; at < data.length; at += chunk) {
     if (!writer.write(data.subarray(at, at + chunk), () => undefined)) await writer.waitDrain();
   }
+}
+
+async function listAll(store: BlobStore): Promise<ListedBlob[]> {
+  const out: ListedBlob[] = [];
+  for await (const blob of store.list()) out.push(blob);
+  return out;
 }
 
 export function describeBlobStoreContract(name: string, make: () => Promise<BlobStore>): void {
@@ -132,6 +138,58 @@ export function describeBlobStoreContract(name: string, make: () => Promise<Blob
       await first.commit(sha256(good));
       await expect(second.commit(sha256(good))).rejects.toThrow();
       expect((await readFile(store.path(sha256(good)))).equals(good)).toBe(true);
+    });
+
+    it('lists every published blob with its size, and no write in flight', async () => {
+      const store = await make();
+      const datas = [randomBytes(1000), randomBytes(2000), Buffer.alloc(0)];
+      for (const data of datas) {
+        const writer = store.createWriter();
+        await writeAll(writer, data);
+        await writer.commit(null);
+      }
+      const pending = store.createWriter();
+      await writeAll(pending, randomBytes(500));
+      const listed = [];
+      for await (const blob of store.list()) listed.push(blob);
+      expect(listed.map((b) => [b.sha256, b.size]).sort()).toEqual(datas.map((d) => [sha256(d), d.length]).sort());
+      for (const b of listed) expect(b.changedMs).toBeGreaterThan(0);
+      await pending.abort();
+    });
+
+    it('removes a listed blob only while it is the blob that was listed', async () => {
+      const store = await make();
+      const data = randomBytes(1000);
+      const put = async (): Promise<void> => {
+        const writer = store.createWriter();
+        await writeAll(writer, data);
+        await writer.commit(sha256(data));
+      };
+      await put();
+      const [first] = await listAll(store);
+      if (!first) throw new Error('nothing listed');
+      await new Promise((r) => setTimeout(r, 20));
+      // Published again since it was listed: kept.
+      await put();
+      expect(await store.removeListed(first)).toBe(false);
+      expect(await store.size(sha256(data))).toBe(data.length);
+      const [again] = await listAll(store);
+      if (!again) throw new Error('nothing listed');
+      expect(await store.removeListed(again)).toBe(true);
+      expect(await store.size(sha256(data))).toBeNull();
+      expect(await store.removeListed(again)).toBe(false);
+    });
+
+    it('never sweeps the temp file of a write in flight', async () => {
+      const store = await make();
+      const data = randomBytes(100_000);
+      const writer = store.createWriter();
+      await writeAll(writer, data.subarray(0, 50_000));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(await store.sweepTemp(Date.now() + 60_000)).toEqual({ count: 0, bytes: 0 });
+      await writeAll(writer, data.subarray(50_000));
+      expect(await writer.commit(sha256(data))).toEqual({ sha256: sha256(data), size: data.length });
+      expect(await store.sweepTemp(Date.now() + 60_000)).toEqual({ count: 0, bytes: 0 });
     });
 
     it('refuses a path for something that is not a digest', async () => {

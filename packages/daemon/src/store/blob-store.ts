@@ -15,6 +15,34 @@ export interface BlobStore {
   createWriter(): BlobWriter;
   /** Removes a blob; nothing happens when it is absent. */
   remove(sha256: string): Promise<void>;
+  /** Every blob in the store, in no particular order. */
+  list(): AsyncIterable<ListedBlob>;
+  /**
+   * Removes a listed blob unless it changed since it was listed (published
+   * again, linked): true when removed. Garbage collection removes only what
+   * it looked at.
+   */
+  removeListed(blob: ListedBlob): Promise<boolean>;
+  /**
+   * Removes the temp files of writes that will never finish (a crash, a
+   * kill): those of no writer of this store still in flight, and not
+   * changed since `changedBefore` (ms since the epoch).
+   */
+  sweepTemp(changedBefore: number): Promise<Freed>;
+}
+
+/** A blob as `list` found it. */
+export interface ListedBlob {
+  sha256: string;
+  size: number;
+  /** When the file last changed (written, published, linked), ms since the epoch. */
+  changedMs: number;
+}
+
+/** What a clean-up removed. */
+export interface Freed {
+  count: number;
+  bytes: number;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeBlobStoreContract, writeAll } from './blob-store.contract.js';
 import { FsBlobStore } from './fs-blob-store.js';
@@ -33,12 +33,33 @@ describe('FsBlobStore', () => {
     expect((await stat(path)).mode & 0o777).toBe(0o444);
   });
 
-  it('empties the temp directory at start: temp files of a crashed run are dropped', async () => {
+  it('keeps temp files a crashed run left until swept, then sweeps those changed before the cut-off', async () => {
     const home = join(dir, `home-${stores++}`);
-    await mkdir(join(home, 'tmp'), { recursive: true });
+    await mkdir(join(home, 'tmp', 'a-dir'), { recursive: true });
     await writeFile(join(home, 'tmp', 'left-over.part'), 'half a download');
-    await new FsBlobStore(join(home, 'blobs'), join(home, 'tmp')).init();
-    expect(existsSync(join(home, 'tmp', 'left-over.part'))).toBe(false);
-    expect(existsSync(join(home, 'tmp'))).toBe(true);
+    await writeFile(join(home, 'tmp', 'a-dir', 'inner'), '12345');
+    const store = new FsBlobStore(join(home, 'blobs'), join(home, 'tmp'));
+    await store.init();
+    expect(existsSync(join(home, 'tmp', 'left-over.part'))).toBe(true);
+    // Changed after the cut-off: too recent to be a crash's.
+    expect(await store.sweepTemp(Date.now() - 60_000)).toEqual({ count: 0, bytes: 0 });
+    const writer = store.createWriter();
+    await writeAll(writer, Buffer.from('in flight'));
+    expect(await store.sweepTemp(Date.now() + 60_000)).toEqual({ count: 2, bytes: 'half a download'.length + 5 });
+    expect(await readdir(join(home, 'tmp'))).toEqual([basename(writer.tmpPath)]);
+    await writer.abort();
+  });
+
+  it('lists only what it names: stray files in blobs/ are neither listed nor removed', async () => {
+    const store = await fresh();
+    const root = join(store.path('0'.repeat(64)), '..', '..');
+    await mkdir(join(root, 'zz'), { recursive: true });
+    await mkdir(join(root, 'ab'), { recursive: true });
+    await writeFile(join(root, 'zz', 'note'), 'x');
+    await writeFile(join(root, 'ab', `cd${'0'.repeat(62)}`), 'wrong shard');
+    await writeFile(join(root, 'README'), 'x');
+    const listed = [];
+    for await (const b of store.list()) listed.push(b);
+    expect(listed).toEqual([]);
   });
 });

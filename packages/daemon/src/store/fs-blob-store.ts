@@ -1,11 +1,45 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { createWriteStream, type Stats, type WriteStream } from 'node:fs';
+import { chmod, lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PipcacheError } from '@pipcache/shared';
-import type { BlobStore, BlobWriter } from './blob-store.js';
+import type { BlobStore, BlobWriter, Freed, ListedBlob } from './blob-store.js';
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
+const SHARD_RE = /^[0-9a-f]{2}$/;
+
+/** The later of a file's content and inode change times: a rename, chmod or link moves the latter. */
+const changedMs = (st: { ctimeMs: number; mtimeMs: number }): number => Math.max(st.ctimeMs, st.mtimeMs);
+
+/** null for a path that vanished (removed meanwhile); any other failure is thrown. */
+async function lstatOrNull(path: string): Promise<Stats | null> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Names in a directory; none when it is missing or not a directory. */
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw err;
+  }
+}
+
+/** Bytes of the files under a directory left in the temp directory. */
+async function treeBytes(dir: string): Promise<number> {
+  let bytes = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) bytes += (await lstatOrNull(join(e.parentPath, e.name)))?.size ?? 0;
+  }
+  return bytes;
+}
 
 /**
  * Blobs as files: `blobs/ab/<sha256>`. Writes go to a temp file in
@@ -13,14 +47,17 @@ const SHA256_RE = /^[0-9a-f]{64}$/;
  * only when the digest matches; readers never see a partial blob.
  */
 export class FsBlobStore implements BlobStore {
+  /** Temp files of writers neither committed nor aborted: never swept. */
+  private readonly writing = new Set<string>();
+
   constructor(
     private readonly root: string,
     private readonly tmpDir: string,
   ) {}
 
+  /** Creates the directories. Temp files a crash left are kept for `sweepTemp`, which says what it freed. */
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true });
-    await rm(this.tmpDir, { recursive: true, force: true });
     await mkdir(this.tmpDir, { recursive: true });
   }
 
@@ -52,11 +89,54 @@ export class FsBlobStore implements BlobStore {
   }
 
   createWriter(): BlobWriter {
-    return new FsBlobWriter(this, join(this.tmpDir, `${Date.now()}-${randomBytes(6).toString('hex')}.part`));
+    const tmpPath = join(this.tmpDir, `${Date.now()}-${randomBytes(6).toString('hex')}.part`);
+    // Registered before the file exists: a sweep can never see it unclaimed.
+    this.writing.add(tmpPath);
+    return new FsBlobWriter(this, tmpPath);
+  }
+
+  /** A writer's temp file is gone (published or dropped). */
+  writerDone(tmpPath: string): void {
+    this.writing.delete(tmpPath);
   }
 
   async remove(sha256: string): Promise<void> {
     await rm(this.path(sha256), { force: true });
+  }
+
+  async *list(): AsyncIterable<ListedBlob> {
+    for (const shard of await namesIn(this.root)) {
+      if (!SHARD_RE.test(shard)) continue;
+      for (const name of await namesIn(join(this.root, shard))) {
+        // Only what this store names: anything else in blobs/ is left alone.
+        if (!SHA256_RE.test(name) || !name.startsWith(shard)) continue;
+        const st = await lstatOrNull(join(this.root, shard, name));
+        if (st?.isFile()) yield { sha256: name, size: st.size, changedMs: changedMs(st) };
+      }
+    }
+  }
+
+  async removeListed(blob: ListedBlob): Promise<boolean> {
+    const path = this.path(blob.sha256);
+    const st = await lstatOrNull(path);
+    if (!st || changedMs(st) !== blob.changedMs) return false;
+    await rm(path, { force: true });
+    return true;
+  }
+
+  async sweepTemp(changedBefore: number): Promise<Freed> {
+    const freed: Freed = { count: 0, bytes: 0 };
+    for (const name of await namesIn(this.tmpDir)) {
+      const path = join(this.tmpDir, name);
+      if (this.writing.has(path)) continue;
+      const st = await lstatOrNull(path);
+      if (!st || changedMs(st) >= changedBefore) continue;
+      const bytes = st.isDirectory() ? await treeBytes(path) : st.size;
+      await rm(path, { recursive: true, force: true });
+      freed.count++;
+      freed.bytes += bytes;
+    }
+    return freed;
   }
 }
 
@@ -147,12 +227,21 @@ class FsBlobWriter implements BlobWriter {
     await chmod(this.tmpPath, 0o444);
     const dir = await this.store.shardDir(sha256);
     await rename(this.tmpPath, this.store.path(sha256));
+    this.store.writerDone(this.tmpPath);
     await syncDir(dir);
     return { sha256, size: this.bytes };
   }
 
   async abort(): Promise<void> {
-    this.stream.destroy();
+    // The file is removed once the stream has closed: a stream still opening
+    // would otherwise create it after the removal, and leave it behind.
+    if (!this.stream.closed) {
+      await new Promise<void>((resolve) => {
+        this.stream.once('close', () => resolve());
+        this.stream.destroy();
+      });
+    }
     await rm(this.tmpPath, { force: true });
+    this.store.writerDone(this.tmpPath);
   }
 }

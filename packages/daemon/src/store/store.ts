@@ -1,5 +1,8 @@
+import type { GcResult } from '@pipcache/shared';
 import type { BlobStore } from './blob-store.js';
 import { recordKey, type Catalog, type FileKey, type FileRecord } from './catalog.js';
+import { forgetMissingBlobs } from './check-records.js';
+import { collectGarbage, type GcOptions } from './gc.js';
 
 /** Which blob of a file record: the archive, or its PEP 658 `.metadata`. */
 export interface BlobRole {
@@ -79,5 +82,22 @@ export class Store {
     const listings = new Map(changed.map((r) => [`${r.origin} ${r.project}`, r]));
     for (const r of listings.values()) this.deps.onListingChanged(r.origin, r.project);
     return changed;
+  }
+
+  /**
+   * Garbage collection: removes the blobs no record holds and the temp
+   * files of writes that will never finish (see `collectGarbage`).
+   */
+  collectGarbage(opts: GcOptions): Promise<GcResult> {
+    return collectGarbage(this.deps, opts);
+  }
+
+  /**
+   * Records that say stored while their blob is missing or of the wrong
+   * size are marked not stored, so no record points at a missing blob
+   * (run at start; see `forgetMissingBlobs`). Returns the records changed.
+   */
+  forgetMissing(): Promise<number> {
+    return forgetMissingBlobs(this.deps, (key, role) => this.forgetDamaged(key, role));
   }
 }
