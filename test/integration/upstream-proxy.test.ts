@@ -109,6 +109,17 @@ describe('upstream through an outbound proxy', () => {
     expect(logs.some((l) => l.code === 'E_UPSTREAM_PROXY_AUTH' && l.status === 503)).toBe(true);
     expect(logs.some((l) => l.path === '/simple/other/' && String(l.reason).includes('refused the credentials (407)'))).toBe(true);
     expect(JSON.stringify(logs)).not.toContain('wrong');
+
+    // doctor: pip's request reaches the daemon, but the daemon cannot get past its proxy, and says how to fix it.
+    const doc = await d.cli(['doctor', '--python', venv.pythonPath, '--json'], 120_000, { env: { ...d.pipEnv, PIP_CONFIG_FILE: '/dev/null' } });
+    expect(doc.code, doc.stdout + doc.stderr).toBe(1);
+    const report = JSON.parse(doc.stdout) as { ok: boolean; checks: { name: string; ok: boolean; detail: string; fix?: string }[] };
+    expect(report.checks.find((c) => c.name === 'probe')?.ok).toBe(true);
+    const upstream = report.checks.find((c) => c.name === 'upstream');
+    expect(upstream?.ok).toBe(false);
+    expect(upstream?.detail).toContain('refused the credentials (407)');
+    expect(upstream?.fix).toContain(`upstreamProxy in ${join(d.home, 'config.json')}`);
+    expect(doc.stdout).not.toContain('wrong');
   });
 
   it('HTTPS_PROXY and NO_PROXY from the daemon environment: pages through the proxy, a NO_PROXY host direct', async () => {

@@ -92,7 +92,7 @@ function pipReason(output: string): string {
  * that one path in the daemon's request log: only a request pip really sent
  * through the daemon puts it there.
  */
-async function probe(python: string, logFile: string): Promise<Check> {
+async function probe(python: string, logFile: string, configFile: string): Promise<Check[]> {
   const project = `pipcache-doctor-probe-${randomBytes(6).toString('hex')}`;
   const dest = await mkdtemp(join(tmpdir(), 'pipcache-doctor-'));
   const from = await logSize(logFile);
@@ -102,15 +102,42 @@ async function probe(python: string, logFile: string): Promise<Check> {
     const deadline = Date.now() + LOG_WAIT_MS;
     for (;;) {
       const seen = probeLine(await logSince(logFile, from), project);
-      if (seen) return { name: 'probe', ok: true, detail: `pip's request for ${String(seen.path)} reached the daemon (${String(seen.status ?? '')} ${String(seen.cache ?? '')})`.trim() };
+      if (seen) {
+        const reached: Check = { name: 'probe', ok: true, detail: `pip's request for ${String(seen.path)} reached the daemon (${String(seen.status ?? '')} ${String(seen.cache ?? '')})`.trim() };
+        return [reached, upstreamCheck(seen, configFile)];
+      }
       if (Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const why = r.error ?? pipReason(`${r.stdout}\n${r.stderr}`);
-    return { name: 'probe', ok: false, detail: `pip's request for /simple/${project}/ never reached the daemon${why ? `: ${why}` : ''}`, fix: 'apply the fixes above, then run pipcache doctor again' };
+    return [{ name: 'probe', ok: false, detail: `pip's request for /simple/${project}/ never reached the daemon${why ? `: ${why}` : ''}`, fix: 'apply the fixes above, then run pipcache doctor again' }];
   } finally {
     await rm(dest, { recursive: true, force: true });
   }
+}
+
+/**
+ * What the daemon met upstream for the probe: a project that exists nowhere
+ * is a 404 when the index answers; an error code here means the daemon
+ * itself cannot reach the index (a refused proxy login, a proxy or index it
+ * cannot connect to), which no pip setting fixes.
+ */
+function upstreamCheck(line: Record<string, unknown>, configFile: string): Check {
+  const code = typeof line.code === 'string' ? line.code : '';
+  const reason = typeof line.reason === 'string' ? line.reason : '';
+  if (code === 'E_UPSTREAM_PROXY_AUTH' || /\(407\)/.test(reason)) {
+    return {
+      name: 'upstream',
+      ok: false,
+      detail: `the daemon's upstream proxy refused its credentials: ${reason || code}`,
+      fix: `set the right user:password in upstreamProxy in ${configFile} (the daemon reloads it), or in the HTTPS_PROXY the daemon was started with`,
+    };
+  }
+  if (code.startsWith('E_UPSTREAM')) {
+    return { name: 'upstream', ok: false, detail: `the daemon cannot reach the index: ${reason || code}`, fix: 'pipcache logs (the daemon says why); check upstreamProxy, noProxy and caFile in the config' };
+  }
+  if (code === 'E_OFFLINE_MISS') return { name: 'upstream', ok: true, detail: 'offline: the daemon asks no index (pipcache offline off to go online)' };
+  return { name: 'upstream', ok: true, detail: `the index answered the daemon (${String(line.status ?? '')})`.trim() };
 }
 
 function render(checks: Check[]): string {
@@ -129,7 +156,8 @@ export async function doctor(args: DoctorArgs): Promise<{ result: unknown; text:
   const p = paths();
   const checks: Check[] = [];
   const finish = () => {
-    const ok = checks.find((c) => c.name === 'probe')?.ok === true;
+    // A request that reached the daemon proves pip's side; the daemon must also reach the index.
+    const ok = checks.find((c) => c.name === 'probe')?.ok === true && checks.find((c) => c.name === 'upstream')?.ok !== false;
     if (!ok) process.exitCode = 1;
     return { result: { ok, python, checks }, text: render(checks) };
   };
@@ -158,6 +186,6 @@ export async function doctor(args: DoctorArgs): Promise<{ result: unknown; text:
       pip: facts,
     })),
   );
-  checks.push(await probe(python, p.logFile));
+  checks.push(...(await probe(python, p.logFile, p.config)));
   return finish();
 }
