@@ -6,6 +6,11 @@ import { startInterception } from './tls/interception.js';
 import type { Catalog } from './store/catalog.js';
 import { openStore } from './store/open-store.js';
 import { Store } from './store/store.js';
+import { BlobLedger } from './store/blob-ledger.js';
+import { ledgerCatalog, loadLedger } from './store/ledger-catalog.js';
+import { Leases } from './store/leases.js';
+import { Evictor } from './store/evictor.js';
+import { defaultCapFor, sizeUnsized } from './store/disk-cap.js';
 import { OfflineSwitch } from './offline-switch.js';
 import { UpstreamGate } from './upstream/gate.js';
 import { ClientAccess } from './proxy/access.js';
@@ -59,6 +64,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   let catalog: Catalog | undefined;
   let upstream: UpstreamClient | undefined;
   let files: FileService | undefined;
+  let evictor: Evictor | undefined;
   let proxy: ProxyServer | undefined;
   let control: net.Server | undefined;
   let address = { host: config.host, port: config.port };
@@ -70,9 +76,15 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   async function start(): Promise<{ host: string; port: number }> {
     await mkdir(paths.home, { recursive: true, mode: 0o700 });
     const interception = await startInterception(paths, config.interceptHosts, opts.extraCaFile, logger);
-    const opened = await openStore(paths, logger);
+    const raw = await openStore(paths, logger);
+    // Every catalog write keeps the running total of stored bytes (one scan now, none later).
+    const ledger = new BlobLedger(() => evictor?.check());
+    const opened = { catalog: ledgerCatalog(raw.catalog, ledger), blobs: raw.blobs };
+    loadLedger(opened.catalog, ledger);
+    await sizeUnsized(ledger, opened.blobs);
     catalog = opened.catalog;
     const { blobs } = opened;
+    const defaultCap = await defaultCapFor(paths.home);
     const offline = new OfflineSwitch(opened.catalog, config.offline, logger);
     const gate = new UpstreamGate({ config: () => config, offline: () => offline.isOn });
     upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
@@ -80,6 +92,11 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     const pages = new PageService({ catalog: opened.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
     const onListingChanged = (origin: string, project: string): void => pages.listingChanged(origin, project);
     const store = new Store({ catalog: opened.catalog, blobs, onListingChanged });
+    const leases = new Leases(() => evictor?.check());
+    // Pins are not kept yet: nothing is pinned.
+    const isPinned = (_sha256: string): boolean => false;
+    evictor = new Evictor({ ledger, leases, store, isPinned, maxSize: () => config.maxSize ?? defaultCap, log: logger.child({ mod: 'evict' }) });
+    evictor.check();
     files = new FileService({
       catalog: opened.catalog,
       blobs,
@@ -89,6 +106,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       log: logger.child({ mod: 'files' }),
       pages,
       store,
+      leases,
     });
     const importer = new Importer({
       catalog: opened.catalog,
@@ -134,6 +152,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         exporter,
         importer,
         store,
+        eviction: () => (evictor as Evictor).status(),
       }),
       logger.child({ mod: 'control' }),
     );
@@ -158,6 +177,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
           config = next;
           interception.follow(next.interceptHosts);
           if (next.offline !== prev.offline) offline.configChanged(next.offline);
+          if (next.maxSize !== prev.maxSize) evictor?.check();
           const restart = (['port', 'host'] as const).filter((k) => next[k] !== prev[k]);
           logger.info({ offline: offline.isOn, ...(restart.length ? { needsRestart: restart } : {}) }, 'config reloaded');
         },
@@ -165,7 +185,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       ),
     );
     address = { host: config.host, port: listening.port };
-    logger.info({ ...address, home: paths.home, offline: offline.isOn }, 'pipcache daemon listening');
+    const disk = evictor.status();
+    logger.info({ ...address, home: paths.home, offline: offline.isOn, maxSize: disk.maxSize, stored: disk.bytes }, 'pipcache daemon listening');
     return address;
   }
 
@@ -192,6 +213,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       await waitForDownloads(DISCARD_WAIT_MS);
       await closed;
       await files?.flushHits();
+      await evictor?.stop();
       await catalog?.close();
       logger.info('stopped');
       opts.onStopped?.();

@@ -5,6 +5,7 @@ import type { Stats } from '../proxy/stats.js';
 import type { Store } from '../store/store.js';
 import type { ExportRequest, ExportResult, ProgressEvent } from '@pipcache/shared';
 import type { Importer } from '../import/importer.js';
+import type { EvictionStatus } from '../store/evictor.js';
 
 /** What control handlers may use; they never reach LMDB except through Catalog. */
 export interface ControlServices {
@@ -23,4 +24,6 @@ export interface ControlServices {
   /** Records stored and damaged blobs (`verify`). */
   store: Store;
   importer: Importer;
+  /** The size cap and what eviction did since start. */
+  eviction: () => EvictionStatus;
 }

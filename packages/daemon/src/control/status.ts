@@ -25,6 +25,9 @@ export function status(services: ControlServices): StatusResult {
     }
   }
   const { host, port } = services.address();
+  const requests = services.stats.snapshot();
+  const eviction = services.eviction();
+  const served = requests.hits + requests.misses;
   return {
     pid: process.pid,
     version: services.version,
@@ -37,6 +40,11 @@ export function status(services: ControlServices): StatusResult {
     auth: services.config().auth,
     home: services.paths.home,
     catalog: { projects: projects.size, files, storedFiles, bytesOnDisk, catalogBytes: sizeOf(join(services.paths.catalog, 'data.mdb')) },
-    requests: services.stats.snapshot(),
+    requests,
+    disk: {
+      ...eviction,
+      maxSizeDefault: services.config().maxSize === null,
+      hitRate: served > 0 ? requests.hits / served : null,
+    },
   };
 }
