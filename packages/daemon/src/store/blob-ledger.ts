@@ -53,8 +53,14 @@ export class BlobLedger {
   private readonly records = new Map<string, Held>();
   private bytes = 0;
 
-  /** `onGrow`: the total grew at run time (a publish, an import). */
-  constructor(private readonly onGrow: () => void = () => undefined) {}
+  /**
+   * `onGrow`: the total grew at run time (a publish, an import); `now`: the
+   * clock that dates a blob newly stored (ms).
+   */
+  constructor(
+    private readonly onGrow: () => void = () => undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Bytes of every blob some record holds. */
   get totalBytes(): number {
@@ -71,9 +77,9 @@ export class BlobLedger {
   }
 
   /** A record as just written: a blob it newly holds counts as used now. */
-  setRecord(rec: FileRecord, now = Date.now()): void {
+  setRecord(rec: FileRecord): void {
     const before = this.bytes;
-    this.apply(rec, now);
+    this.apply(rec, this.now());
     if (this.bytes > before) this.onGrow();
   }
 

@@ -99,7 +99,8 @@ export class Store {
       const updated = await this.deps.catalog.updateFile(key, (r) => withoutBlob(r, sha256));
       if (updated) changed.push(updated);
     }
-    if (mayRemove()) await this.deps.blobs.remove(sha256);
+    // No record held it (already evicted or forgotten): nothing to remove on its account.
+    if (changed.length > 0 && mayRemove()) await this.deps.blobs.remove(sha256);
     const listings = new Map(changed.map((r) => [`${r.origin} ${r.project}`, r]));
     for (const r of listings.values()) this.deps.onListingChanged(r.origin, r.project);
     return changed;
