@@ -12,9 +12,10 @@ const DAEMON = join(ROOT, 'packages/daemon/src');
 
 /** Room -> the rooms it may import. `.` is the daemon's top level (wiring, main). */
 const MAY_IMPORT: Record<string, readonly string[]> = {
-  '.': ['control', 'export', 'import', 'proxy', 'files', 'pages', 'upstream', 'store', 'archive', 'simple', 'tls', 'log'],
+  '.': ['control', 'export', 'import', 'proxy', 'files', 'pages', 'upstream', 'store', 'archive', 'simple', 'tls', 'log', 'metrics'],
   control: ['export', 'import', 'proxy', 'files', 'pages', 'upstream', 'store'],
   proxy: ['files', 'pages', 'upstream', 'store', 'simple', 'tls'],
+  metrics: [],
   export: ['files', 'pages', 'upstream', 'store', 'archive'],
   import: ['store', 'archive'],
   files: ['pages', 'upstream', 'store'],

@@ -13,6 +13,9 @@ import { offline } from './commands/offline.js';
 import * as exportCmd from './commands/export.js';
 import { importCmd } from './commands/import.js';
 import { verify } from './commands/verify.js';
+import * as pinCmd from './commands/pin.js';
+import { doctor } from './commands/doctor.js';
+import * as serviceCmd from './commands/service.js';
 
 type Outcome = { result: unknown; text: string };
 
@@ -32,7 +35,15 @@ export function buildCli(argv: string[]): Argv {
     .command('start', 'start the daemon (one per PIPCACHE_HOME)', startCmd.builder, (a) => emit(a.json, () => startCmd.start(a)))
     .command('stop', 'stop the daemon', (y) => y, () => emit(false, stop))
     .command('status', 'show the daemon state and counters', jsonOpt, (a) => emit(a.json, status))
-    .command('env', 'print the shell lines that point pip at the daemon', envCmd.builder, (a) => emit(a.json, () => envCmd.env(a)))
+    .command('env', 'print the shell lines that point pip (and uv) at the daemon, whatever the shell already sets', envCmd.builder, (a) =>
+      emit(a.json, () => envCmd.env(a)),
+    )
+    .command(
+      'doctor',
+      'prove that pip goes through the cache: check its settings, then send one real pip request',
+      (y) => jsonOpt(y).option('python', { type: 'string', default: 'python3', describe: 'the interpreter whose pip is checked' }),
+      (a) => emit(a.json, () => doctor({ python: a.python })),
+    )
     .command(
       'ls [project]',
       'list what is cached',
@@ -63,8 +74,24 @@ export function buildCli(argv: string[]): Argv {
       (y) => jsonOpt(y).positional('paths', { type: 'string', array: true, demandOption: true }),
       (a) => emit(a.json, () => importCmd({ paths: a.paths as string[] })),
     )
+    .command(
+      'pin [items..]',
+      'pin what a project needs (-r FILE, pylock.toml, SPEC): resolved like an export, fetched when missing, never evicted',
+      pinCmd.builder,
+      (a) => emit(a.json, () => pinCmd.pin(a)),
+    )
+    .command('pins', 'list the pin sets (exports and pipcache pin)', jsonOpt, (a) => emit(a.json, pinCmd.pins))
+    .command(
+      'unpin <name>',
+      'release a pin set: an export directory or a name that `pipcache pins` lists',
+      (y) => jsonOpt(y).positional('name', { type: 'string', demandOption: true }),
+      (a) => emit(a.json, () => pinCmd.unpin({ name: a.name })),
+    )
     .command('verify', 're-hash every cached file; damaged ones are removed and fetched again when next needed', jsonOpt, (a) =>
       emit(a.json, () => verify({ json: a.json })),
+    )
+    .command('service <action>', 'run the daemon as a service: a systemd user unit (Linux) or a launchd agent (macOS)', serviceCmd.builder, (a) =>
+      emit(a.json, () => serviceCmd.service(a)),
     )
     .demandCommand(1, 'name a command (see --help)')
     .strict()

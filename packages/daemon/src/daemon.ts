@@ -1,7 +1,9 @@
 import type net from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Config, HomePaths } from '@pipcache/shared';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { interceptedHosts, type Config, type HomePaths } from '@pipcache/shared';
 import { startInterception } from './tls/interception.js';
 import type { Catalog } from './store/catalog.js';
 import { openStore } from './store/open-store.js';
@@ -13,6 +15,7 @@ import { Evictor } from './store/evictor.js';
 import { defaultCapFor, sizeUnsized } from './store/disk-cap.js';
 import { OfflineSwitch } from './offline-switch.js';
 import { UpstreamGate } from './upstream/gate.js';
+import { UpstreamCredentials } from './upstream/credentials.js';
 import { ClientAccess } from './proxy/access.js';
 import { listen } from './proxy/listen.js';
 import { UpstreamClient } from './upstream/client.js';
@@ -24,7 +27,11 @@ import { createProxyServer, type ProxyServer } from './proxy/server.js';
 import { listenControl } from './control/server.js';
 import { controlHandlers } from './control/handlers.js';
 import { Stats } from './proxy/stats.js';
+import { Monitoring } from './proxy/monitoring.js';
+import { DaemonMetrics, storedTotals } from './metrics/metrics.js';
 import { createExporter } from './export/export-service.js';
+import { createPinner } from './export/pin-service.js';
+import { Pins } from './store/pins.js';
 import { Importer } from './import/importer.js';
 import { watchConfig, watchInbox } from './watch.js';
 import type { FSWatcher } from 'chokidar';
@@ -72,10 +79,18 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   const watchers: FSWatcher[] = [];
   const startedAt = new Date();
   const stats = new Stats();
+  // The eviction code counts into `metrics.evictions` / `metrics.bytesEvicted` (or calls `metrics.evicted`).
+  let offlineState: OfflineSwitch | undefined;
+  const metrics = new DaemonMetrics({
+    downloadsInFlight: () => files?.activeDownloads ?? 0,
+    storeSize: () => (catalog ? storedTotals(catalog.allFiles()) : { bytes: 0, files: 0 }),
+    offline: () => offlineState?.isOn ?? config.offline,
+    version: VERSION,
+  });
 
   async function start(): Promise<{ host: string; port: number }> {
     await mkdir(paths.home, { recursive: true, mode: 0o700 });
-    const interception = await startInterception(paths, config.interceptHosts, opts.extraCaFile, logger);
+    const interception = await startInterception(paths, interceptedHosts(config), opts.extraCaFile, logger);
     const raw = await openStore(paths, logger);
     // Every catalog write keeps the running total of stored bytes (one scan now, none later).
     const ledger = new BlobLedger(() => evictor?.check());
@@ -86,15 +101,19 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     const { blobs } = opened;
     const defaultCap = await defaultCapFor(paths.home);
     const offline = new OfflineSwitch(opened.catalog, config.offline, logger);
-    const gate = new UpstreamGate({ config: () => config, offline: () => offline.isOn });
-    upstream = new UpstreamClient(() => config.resolve, config.upstream, gate);
+    offlineState = offline;
+    const env = opts.env ?? process.env;
+    const credentials = new UpstreamCredentials({ env: () => env, netrcPath: () => env.NETRC ?? join(homedir(), '.netrc') });
+    const gate = new UpstreamGate({ config: () => config, offline: () => offline.isOn, credentials });
+    upstream = new UpstreamClient(() => config.resolve, config.upstream, gate, (kind, seconds, ok) => metrics.upstream(kind, seconds, ok));
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
     const pages = new PageService({ catalog: opened.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
     const onListingChanged = (origin: string, project: string): void => pages.listingChanged(origin, project);
     const store = new Store({ catalog: opened.catalog, blobs, onListingChanged });
+    const pins = Pins.load(opened.catalog);
+    /** Whether a pin set keeps the blob `sha256`: eviction takes it as its `isPinned` and never removes such a blob. */
+    const isPinned = (sha256: string): boolean => pins.isPinned(sha256);
     const leases = new Leases(() => evictor?.check());
-    // Pins are not kept yet: nothing is pinned.
-    const isPinned = (_sha256: string): boolean => false;
     evictor = new Evictor({ ledger, leases, store, isPinned, maxSize: () => config.maxSize ?? defaultCap, log: logger.child({ mod: 'evict' }) });
     evictor.check();
     files = new FileService({
@@ -115,23 +134,35 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       origin: () => new URL(config.indexUpstream).host,
       onListingChanged,
     });
-    const exporter = createExporter({
+    /** Bytes of every pinned blob, each counted once. */
+    const pinnedBytes = (): number => pins.pinnedBytes();
+    logger.info({ sets: pins.list().length, pinnedBytes: pinnedBytes() }, 'pins loaded');
+    const exportDeps = {
       catalog: opened.catalog,
       blobs,
       pages,
       files,
       gate,
-      indexOrigin: () => new URL(config.indexUpstream),
       originOrder: () => gate.originOrder(),
-    });
+      pins,
+    };
+    const exporter = createExporter(exportDeps);
+    const pinner = createPinner(exportDeps);
     const router = new Router({
       pages: new PageResponder(pages, () => config.coreMetadata === 'always'),
-      indexUpstream: () => new URL(config.indexUpstream),
-      originOrder: () => gate.originOrder(),
+      gate,
       files,
       upstream,
       log: logger.child({ mod: 'proxy' }),
       stats,
+      metrics,
+    });
+    const monitoring = new Monitoring({
+      metrics,
+      version: VERSION,
+      isOffline: () => offline.isOn,
+      isStopping: () => stopping !== undefined,
+      log: logger.child({ mod: 'proxy' }),
     });
     control = await listenControl(
       paths.socket,
@@ -152,6 +183,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         exporter,
         importer,
         store,
+        pins,
+        pinner,
         eviction: () => (evictor as Evictor).status(),
       }),
       logger.child({ mod: 'control' }),
@@ -163,7 +196,9 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       access,
       gate,
       limits: () => config.limits,
-      local: (req, res) => router.handleLocal(req, res),
+      local: (req, res) => {
+        if (!monitoring.handle(req, res)) router.handleLocal(req, res);
+      },
       log: logger.child({ mod: 'proxy' }),
     });
     const listening = await listen(proxy.server, config.host, config.port);
@@ -175,7 +210,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         (next) => {
           const prev = config;
           config = next;
-          interception.follow(next.interceptHosts);
+          interception.follow(interceptedHosts(next));
           if (next.offline !== prev.offline) offline.configChanged(next.offline);
           if (next.maxSize !== prev.maxSize) evictor?.check();
           const restart = (['port', 'host'] as const).filter((k) => next[k] !== prev[k]);

@@ -58,7 +58,7 @@ async function serve(paths: HomePaths, lock: HomeLock, { env, announce }: RunDae
   // Whatever way the process ends, what is queued for the log is written first.
   process.on('exit', () => logFile.flushSync());
   const logger = pino(
-    { level: config.logLevel, base: { pid: process.pid }, redact: ['req.headers["proxy-authorization"]', 'headers["proxy-authorization"]'] },
+    { level: config.logLevel, base: { pid: process.pid }, redact: ['req.headers["proxy-authorization"]', 'headers["proxy-authorization"]', 'req.headers.authorization', 'headers.authorization'] },
     logFile,
   );
   let logConfigWatcher: Awaited<ReturnType<typeof watchConfig>> | undefined;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { PipcacheError } from './errors.js';
+import { checkIndexes, type IndexConfig } from './indexes.js';
 
 /** The documented default proxy port. */
 export const DEFAULT_PORT = 3143;
@@ -50,6 +51,8 @@ export interface Config {
   offline: boolean;
   /** The upstream index that index mode (`http://127.0.0.1:PORT/simple/`) fronts. */
   indexUpstream: string;
+  /** More indexes (each served in index mode at `/<name>/simple/`); see indexes.ts. */
+  indexes: IndexConfig[];
   /**
    * PEP 658 metadata on served pages: 'always' as upstream offers it, or
    * 'uncached' to leave it off for wheels already on disk (pip then fetches
@@ -90,6 +93,7 @@ export const DEFAULT_CONFIG: Config = {
   pageMaxAge: null,
   offline: false,
   indexUpstream: 'https://pypi.org',
+  indexes: [],
   coreMetadata: 'always',
   upstream: { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000 },
   logLevel: 'info',
@@ -279,6 +283,11 @@ export function validateConfig(raw: unknown, source: string): Config {
         if (typeof value === 'string' && /^https?:\/\/[A-Za-z0-9.:[\]-]+\/?$/.test(value)) cfg.indexUpstream = value.replace(/\/$/, '');
         else problems.push('indexUpstream: expected an origin such as https://pypi.org');
         break;
+      case 'indexes': {
+        const list = checkIndexes(value, problems);
+        if (list) cfg.indexes = list;
+        break;
+      }
       case 'coreMetadata':
         if (value === 'always' || value === 'uncached') cfg.coreMetadata = value;
         else problems.push('coreMetadata: expected "always" or "uncached"');

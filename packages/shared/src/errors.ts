@@ -23,7 +23,7 @@ export const ERROR_CODES = {
   E_OFFLINE_MISS: { exit: 1, http: 503, hint: 'pipcache is offline and does not hold this file' },
   E_NOT_FOUND: { exit: 1, http: 404, hint: '' },
   E_DISK: { exit: 1, http: 507, hint: 'the cache could not write to disk' },
-  E_FORBIDDEN: { exit: 1, http: 403, hint: 'pipcache only reaches the configured indexes (interceptHosts, indexUpstream) and, for tunnels, what the config allows' },
+  E_FORBIDDEN: { exit: 1, http: 403, hint: 'pipcache only reaches the configured indexes (interceptHosts, indexUpstream, indexes) and, for tunnels, what the config allows' },
   E_CLIENT_REFUSED: { exit: 1, http: 403, hint: 'add the client network to `allow` in the config' },
   E_AUTH_REQUIRED: { exit: 1, http: 407, hint: 'use the proxy URL that `pipcache env` prints (it carries the token)' },
   E_LIMIT: { exit: 1, http: 502, hint: 'a limit in the config (`limits`) was reached' },
@@ -34,6 +34,7 @@ export const ERROR_CODES = {
     hint: 'move the CA directory (~/.pipcache/ca) away so that pipcache makes a new CA at start; pip must then trust the new bundle',
   },
   E_EXPORT_UNPROVEN: { exit: 1, http: 500, hint: 'pip cannot install the exported set from the directory alone; see the message' },
+  E_SERVICE: { exit: 1, http: 500, hint: 'see `pipcache service status`; `pipcache service install --print` shows the file' },
   E_INTERNAL: { exit: 1, http: 500, hint: 'a bug in pipcache; see `pipcache logs`' },
 } as const satisfies Record<string, { exit: number; http: number; hint: string }>;
 

@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './paths.js';
 export * from './config.js';
 export * from './protocol.js';
+export * from './indexes.js';

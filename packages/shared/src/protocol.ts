@@ -52,6 +52,10 @@ export interface StatusResult {
   /** Clients must present the token under the home. */
   auth: boolean;
   home: string;
+  /** Hosts whose HTTPS traffic is intercepted and cached: clients must not bypass the proxy for these. */
+  interceptHosts: string[];
+  /** The index that index mode fronts. */
+  indexUpstream: string;
   /** `catalogBytes`: the LMDB file; `bytesOnDisk`: the stored archives and metadata files. */
   catalog: { projects: number; files: number; storedFiles: number; bytesOnDisk: number; catalogBytes: number };
   requests: {
@@ -92,6 +96,8 @@ export interface LsFile {
   yanked: string | false;
   hits: number;
   lastServed: string | null;
+  /** A pin set (an export, `pipcache pin`) keeps this file. */
+  pinned?: boolean;
 }
 
 export interface LsResult {
@@ -128,6 +134,47 @@ export interface ExportRequest {
   /** Only report what DIR lacks; write nothing. */
   check: boolean;
   target: ExportTarget;
+  /**
+   * What a written export does to DIR's pin set: `replace` (the default) pins
+   * exactly the files written, `add` adds them (files a proof added), `none`
+   * pins nothing (a throwaway directory). A `check` never pins.
+   */
+  pin?: 'replace' | 'add' | 'none';
+}
+
+/** `pipcache pin`: resolve like an export, write nothing, pin the chosen files under `name`. */
+export type PinRequest = Pick<ExportRequest, 'roots' | 'constraints' | 'pre' | 'noDeps' | 'target'> & {
+  /** `spec:<text>` or `file:<absolute path>` (or any name the user chose). */
+  name: string;
+};
+
+export interface PinSetInfo {
+  name: string;
+  created: string;
+  updated: string;
+  files: number;
+  /** Distinct pinned blobs (archives and `.metadata` files), each counted once. */
+  bytes: number;
+}
+
+export interface PinsResult {
+  sets: PinSetInfo[];
+  /** Bytes of every pinned blob, each counted once whichever sets hold it. */
+  pinnedBytes: number;
+}
+
+export interface PinResult {
+  set: PinSetInfo;
+  pinned: { filename: string; project: string; version: string; sha256: string; size: number; fetched: boolean }[];
+  /** Versions chosen without known dependencies. */
+  noMetadata: { project: string; version: string }[];
+  notes: string[];
+}
+
+export interface UnpinResult {
+  /** The name released (the first of the candidates that named a set). */
+  name: string;
+  files: number;
 }
 
 export interface ExportedFile {
@@ -137,6 +184,8 @@ export interface ExportedFile {
   sha256: string;
   size: number;
   action: 'linked' | 'copied' | 'skipped' | 'missing';
+  /** The name of the index it came from (`indexes` in the config, `pypi` by default); null when imported. */
+  index: string | null;
 }
 
 export interface ExportResult {

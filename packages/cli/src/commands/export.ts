@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath, relative } from 'node:path';
 import type { Argv } from 'yargs';
-import { PipcacheError, type ExportRequest, type ExportResult, type RequirementText } from '@pipcache/shared';
+import { PipcacheError, type ExportedFile, type ExportRequest, type ExportResult, type RequirementText } from '@pipcache/shared';
 import { readRequirementsFile } from '@pipcache/pep';
 import { call } from '../client.js';
 import { paths } from '../context.js';
@@ -63,7 +63,7 @@ export function builder(y: Argv): Argv<ExportArgs> {
     .option('json', { type: 'boolean', default: false }) as unknown as Argv<ExportArgs>;
 }
 
-interface Plan {
+export interface Plan {
   roots: RequirementText[];
   constraints: RequirementText[];
   pre: boolean;
@@ -76,7 +76,8 @@ interface Plan {
 
 const FIND_LINKS = (dir: string): string => `pip install --no-index --find-links ${dir}`;
 
-async function plan(args: ExportArgs, cwd: string, pythonVersion: string, markerEnv?: Record<string, string>): Promise<Plan> {
+/** The requirements of an export (or of `pipcache pin`): files and specs given, else the project's snapshot source. */
+export async function plan(args: ExportArgs, cwd: string, pythonVersion: string, markerEnv?: Record<string, string>): Promise<Plan> {
   const roots: RequirementText[] = [];
   const constraints: RequirementText[] = [];
   const notes: string[] = [];
@@ -140,6 +141,17 @@ function renderProof(proof: ExportProof, check: boolean, lacking: number): strin
   return lines;
 }
 
+function fromIndex(f: ExportedFile): string {
+  return f.index === null ? 'imported' : `from ${f.index}`;
+}
+
+/** `pypi 12, torch 1, imported 2`: where the written files came from. */
+function byIndex(files: readonly ExportedFile[]): string {
+  const counts = new Map<string, number>();
+  for (const f of files) counts.set(f.index ?? 'imported', (counts.get(f.index ?? 'imported') ?? 0) + 1);
+  return [...counts].map(([name, n]) => `${name} ${n}`).join(', ');
+}
+
 function render(res: ExportResult, p: Plan, shownDir: string, check: boolean, proof: ExportProof): string {
   const lines: string[] = [];
   if (p.usedSource) lines.push(`using ${p.usedSource}`);
@@ -147,7 +159,7 @@ function render(res: ExportResult, p: Plan, shownDir: string, check: boolean, pr
   if (check) {
     if (res.lacking && res.lacking.length > 0) {
       lines.push(`${shownDir} lacks ${res.lacking.length} of ${res.files} files:`);
-      for (const f of res.lacking) lines.push(`  ${f.filename}  (${f.project} ${f.version})`);
+      for (const f of res.lacking) lines.push(`  ${f.filename}  (${f.project} ${f.version}, ${fromIndex(f)})`);
     } else lines.push(`${shownDir} holds all ${res.files} files (${formatBytes(res.bytes)})`);
     lines.push(...renderProof(proof, true, res.lacking?.length ?? 0));
     return lines.join('\n');
@@ -155,6 +167,7 @@ function render(res: ExportResult, p: Plan, shownDir: string, check: boolean, pr
   lines.push(
     `exported ${res.files} files (${formatBytes(res.bytes)}) to ${shownDir}: ${res.linked} linked, ${res.copied} copied, ${res.skipped} already there`,
   );
+  if (res.written.length > 0) lines.push(`by index: ${byIndex(res.written)}`);
   if (res.pruned.length > 0) lines.push(`pruned ${res.pruned.length}: ${res.pruned.join(', ')}`);
   for (const s of res.sdistOnly) lines.push(`note: ${s.project} ${s.version} is an sdist only: pip builds it at install time (its build requirements are exported too)`);
   for (const n of res.notes) lines.push(`note: ${n}`);

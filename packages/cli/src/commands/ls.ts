@@ -7,12 +7,19 @@ export async function ls(args: { project?: string }): Promise<{ result: unknown;
   const res = await call<LsResult>(paths().socket, 'ls', args.project ? { project: args.project } : {});
   if (res.files) {
     if (res.files.length === 0) return { result: res, text: `nothing cached for ${args.project}` };
-    const rows = [['VERSION', 'FILE', 'SIZE', 'HITS', 'STATE']];
+    const rows = [['VERSION', 'FILE', 'SIZE', 'HITS', 'LAST SERVED', 'STATE']];
     for (const f of res.files) {
-      const state = [f.stored ? 'cached' : 'listed', f.imported ? 'imported' : '', f.goneUpstream ? 'gone upstream' : '', f.yanked !== false ? 'yanked' : '']
+      const state = [
+        f.stored ? 'cached' : 'listed',
+        f.pinned ? 'pinned' : '',
+        f.imported ? 'imported' : '',
+        f.goneUpstream ? 'gone upstream' : '',
+        f.yanked !== false ? 'yanked' : '',
+      ]
         .filter(Boolean)
         .join(', ');
-      rows.push([f.version, f.filename, f.size === null ? '?' : formatBytes(f.size), String(f.hits), state]);
+      const served = f.lastServed === null ? '-' : f.lastServed.replace(/\.\d+Z$/, 'Z');
+      rows.push([f.version, f.filename, f.size === null ? '?' : formatBytes(f.size), String(f.hits), served, state]);
     }
     return { result: res, text: table(rows) };
   }

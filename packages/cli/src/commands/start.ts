@@ -43,6 +43,13 @@ export async function start(args: StartArgs): Promise<{ result: unknown; text: s
   const p = paths();
   if (await isRunning(p.socket)) {
     const st = await call<StatusResult>(p.socket, 'status');
+    // Under a service manager, exiting 0 would read as a clean run that
+    // needs no restart: the service did not start, so it fails.
+    if (args.foreground) {
+      throw new PipcacheError('E_DAEMON_START_FAILED', `another pipcache daemon already runs on this home at ${st.address} (pid ${st.pid})`, {
+        hint: 'stop it first with `pipcache stop`',
+      });
+    }
     return { result: { alreadyRunning: true, address: st.address, pid: st.pid }, text: `pipcache is already running at ${st.address} (pid ${st.pid})` };
   }
   if (args.foreground) {

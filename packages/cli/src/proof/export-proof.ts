@@ -73,7 +73,8 @@ export async function proveExport(res: ExportResult, plan: ProofPlan, d: ProofDe
       findLinks.push(into);
       const lacking = res.lacking ?? [];
       if (lacking.length > 0) {
-        await d.send({ ...req, dir: into, roots: lacking.map(pinned), constraints: [], noDeps: true, check: false, prune: false });
+        // A throwaway directory: nothing of it is pinned.
+        await d.send({ ...req, dir: into, roots: lacking.map(pinned), constraints: [], noDeps: true, check: false, prune: false, pin: 'none' });
       }
     }
     const proof = await prove({
@@ -88,6 +89,8 @@ export async function proveExport(res: ExportResult, plan: ProofPlan, d: ProofDe
           noDeps: false,
           check: false,
           prune: false,
+          // Written exports keep what pip asked for along with the rest of DIR.
+          pin: req.check ? 'none' : 'add',
         });
         return r.written;
       },

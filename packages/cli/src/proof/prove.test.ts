@@ -65,6 +65,7 @@ const file = (project: string, version: string): ExportedFile => ({
   sha256: '0'.repeat(64),
   size: 10,
   action: 'linked',
+  index: 'pypi',
 });
 const fail = (...missing: string[]): DryRunResult => ({ ok: false, missing, unsupported: false, tail: missing.map((m) => `ERROR: No matching distribution found for ${m}`).join('\n') });
 const pass: DryRunResult = { ok: true, missing: [], unsupported: false, tail: '' };

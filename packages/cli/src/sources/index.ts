@@ -21,7 +21,7 @@ import { interpreterLocation, venvSource, virtualEnvLocation } from './venv.js';
 import type { SnapshotDeps, SnapshotOptions, SnapshotSource } from './types.js';
 
 export type { RequirementText, SnapshotDeps, SnapshotOptions, SnapshotSource } from './types.js';
-export { findLockFile } from './pylock.js';
+export { findLockFile, pylockSource } from './pylock.js';
 export { DEFAULT_BUILD_REQUIRES } from './pyproject.js';
 export { parseMetadataHeaders, SITE_PACKAGES_CODE } from './venv.js';
 

@@ -54,10 +54,11 @@ function stringList(v: unknown): string[] | null {
 }
 
 export async function pylockSource(opts: SnapshotOptions, projectDir: string, cwd: string): Promise<SnapshotSource | null> {
-  const found = await findLockFile(projectDir);
+  const found = opts.lockFile !== undefined ? { file: opts.lockFile, others: [] } : await findLockFile(projectDir);
   if (found === null) return null;
   const shown = displayPath(found.file, cwd);
   const text = await readIfExists(found.file);
+  if (text === null && opts.lockFile !== undefined) throw new PipcacheError('E_USAGE', `${shown} does not exist`);
   if (text === null) return null;
   const doc = parseToml(text, shown);
   const bad = (why: string): PipcacheError => new PipcacheError('E_BAD_REQUEST', `${shown}: ${why}`);

@@ -35,6 +35,8 @@ export interface SnapshotOptions {
   fromEnv?: string;
   /** For VIRTUAL_ENV and ${VAR} expansion in requirements files. */
   env: NodeJS.ProcessEnv;
+  /** A lock file named outright (`pipcache pin pylock.dev.toml`): read it instead of looking in the project directory. */
+  lockFile?: string;
   /** For honouring pylock markers. */
   target: { pythonVersion: string; markerEnv?: Record<string, string> };
 }

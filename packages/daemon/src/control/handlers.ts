@@ -2,6 +2,7 @@ import { PROTOCOL_VERSION, PipcacheError, type ExportRequest, type HelloResult }
 import type { Handler } from './server.js';
 import type { ControlServices } from './services.js';
 import { ls } from './ls.js';
+import { checkPinRequest, listPins, unpin } from './pins.js';
 import { status } from './status.js';
 import { verifyStore } from './verify.js';
 
@@ -26,6 +27,9 @@ export function controlHandlers(services: ControlServices): Record<string, Handl
       }
       return services.importer.importPaths(paths as string[]);
     },
+    pins: () => listPins(services.pins),
+    pin: (args, progress) => services.pinner(checkPinRequest(args), progress),
+    unpin: (args) => unpin(services.pins, args),
     verify: (_args, progress) => verifyStore({ catalog: services.catalog, blobs: services.blobs, store: services.store }, progress),
     stop: () => {
       setImmediate(() => services.stop());
@@ -48,6 +52,7 @@ function checkExportRequest(args: Record<string, unknown>): ExportRequest {
     t !== null &&
     typeof t.pythonVersion === 'string' &&
     Array.isArray(t.platforms);
-  if (!ok) throw new PipcacheError('E_PROTOCOL', 'export: malformed request');
+  const pin = args.pin;
+  if (!ok || (pin !== undefined && pin !== 'replace' && pin !== 'add' && pin !== 'none')) throw new PipcacheError('E_PROTOCOL', 'export: malformed request');
   return args as unknown as ExportRequest;
 }

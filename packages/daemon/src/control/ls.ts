@@ -3,7 +3,7 @@ import { normalizeName } from '@pipcache/pep';
 import type { FileRecord } from '../store/catalog.js';
 import type { ControlServices } from './services.js';
 
-function toLs(f: FileRecord): LsFile {
+function toLs(f: FileRecord, isPinned: (sha256: string) => boolean): LsFile {
   return {
     project: f.project,
     version: f.version,
@@ -16,6 +16,7 @@ function toLs(f: FileRecord): LsFile {
     yanked: f.yanked,
     hits: f.hits,
     lastServed: f.lastServed,
+    pinned: f.sha256 !== null && isPinned(f.sha256),
   };
 }
 
@@ -35,7 +36,7 @@ export function ls(services: ControlServices, args: { project?: unknown }): LsRe
       p.storedFiles++;
       p.bytes += f.storedSize ?? f.size ?? 0;
     }
-    if (project) files.push(toLs(f));
+    if (project) files.push(toLs(f, (sha256) => services.pins.isPinned(sha256)));
   }
   return {
     projects: [...byProject].map(([name, p]) => ({ name, versions: p.versions.size, files: p.files, storedFiles: p.storedFiles, bytes: p.bytes })),

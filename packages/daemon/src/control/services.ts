@@ -3,7 +3,8 @@ import type { Catalog } from '../store/catalog.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Stats } from '../proxy/stats.js';
 import type { Store } from '../store/store.js';
-import type { ExportRequest, ExportResult, ProgressEvent } from '@pipcache/shared';
+import type { ExportRequest, ExportResult, PinRequest, PinResult, ProgressEvent } from '@pipcache/shared';
+import type { Pins } from '../store/pins.js';
 import type { Importer } from '../import/importer.js';
 import type { EvictionStatus } from '../store/evictor.js';
 
@@ -24,6 +25,10 @@ export interface ControlServices {
   /** Records stored and damaged blobs (`verify`). */
   store: Store;
   importer: Importer;
+  /** Pin sets: what exports and `pipcache pin` keep. */
+  pins: Pins;
+  /** `pipcache pin`: resolves like an export and pins the chosen files. */
+  pinner: (req: PinRequest, progress?: (p: ProgressEvent) => void) => Promise<PinResult>;
   /** The size cap and what eviction did since start. */
   eviction: () => EvictionStatus;
 }

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StatusResult } from '@pipcache/shared';
+import { interceptedHosts, type StatusResult } from '@pipcache/shared';
 import type { ControlServices } from './services.js';
 
 function sizeOf(path: string): number {
@@ -39,6 +39,8 @@ export function status(services: ControlServices): StatusResult {
     offline: services.isOffline(),
     auth: services.config().auth,
     home: services.paths.home,
+    interceptHosts: interceptedHosts(services.config()),
+    indexUpstream: services.config().indexUpstream,
     catalog: { projects: projects.size, files, storedFiles, bytesOnDisk, catalogBytes: sizeOf(join(services.paths.catalog, 'data.mdb')) },
     requests,
     disk: {

@@ -14,7 +14,8 @@ export interface CacheSourceDeps {
   files: FileService;
   /** Online: refresh pages and fetch what is missing; offline: the cache only. */
   online: boolean;
-  indexOrigin: URL;
+  /** The simple roots of the indexes whose pages are refreshed (online). */
+  indexRoots: URL[];
   /** Which index a file is taken from when several list it. */
   originOrder: string[];
   /** --no-deps: report no dependencies. */
@@ -35,7 +36,7 @@ export class CacheSource implements CandidateSource {
   private async records(project: string): Promise<FileRecord[]> {
     if (this.deps.online && !this.refreshed.has(project)) {
       this.refreshed.add(project);
-      await this.deps.pages.get(this.deps.indexOrigin, project).catch(() => null);
+      await Promise.all(this.deps.indexRoots.map((root) => this.deps.pages.get(root, project).catch(() => null)));
     }
     const usable = this.deps.catalog.projectFiles(project).filter((r) => this.deps.online || r.stored);
     // One record per filename: the one from the index that comes first in the stated order.

@@ -1,4 +1,6 @@
 import {
+  defaultIndex,
+  indexNameOf,
   PipcacheError,
   type ExportRequest,
   type ExportResult,
@@ -8,12 +10,13 @@ import {
 import type { FileService } from '../files/file-service.js';
 import type { PageService } from '../pages/page-service.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { recordKey, type FileRecord, type Catalog } from '../store/catalog.js';
+import { recordKey, type FileRecord, type Catalog, type PinnedFile } from '../store/catalog.js';
+import { pinnedFile, type Pins } from '../store/pins.js';
 import type { UpstreamGate } from '../upstream/gate.js';
 import { buildClosure } from './build-closure.js';
 import { CacheSource } from './cache-source.js';
-import { type MarkerEnv, markerEnvFor, parseRequirementLine, type Requirement } from '@pipcache/pep';
-import { resolve } from './resolver.js';
+import { type MarkerEnv, markerEnvFor, parseRequirementLine, specifierIsPinned, type Requirement } from '@pipcache/pep';
+import { resolve, type MissingRequirement } from './resolver.js';
 import { alreadyThere, writeExport, type ExportItem } from './writer.js';
 
 export interface ExporterDeps {
@@ -22,21 +25,30 @@ export interface ExporterDeps {
   pages: PageService;
   files: FileService;
   /** Whether the index may be asked (offline mode is the gate's to decide). */
+  /** Also the configured indexes: their pages are refreshed, their names reported. */
   gate: UpstreamGate;
-  indexOrigin: () => URL;
   /** Which origin a file is taken from when several list it (see UpstreamGate.originOrder). */
   originOrder: () => string[];
+  /** A written export pins its files under DIR's path. */
+  pins: Pins;
 }
+
+/** What a resolution needs of a request (an export, or `pipcache pin`). */
+export type ResolveRequest = Pick<ExportRequest, 'roots' | 'constraints' | 'pre' | 'noDeps' | 'target'>;
 
 type Progress = (p: ProgressEvent) => void;
 
-interface Picked {
+export interface Picked {
   rec: FileRecord;
   item: ExportItem;
+  /** The name of the index the file came from; null for an imported file. */
+  index: string | null;
+  /** It was not stored and was fetched for this request. */
+  fetched: boolean;
 }
 
 /** The files an export consists of, and what is reported alongside them. */
-interface Selection {
+export interface Selection {
   picked: Picked[];
   noMetadata: { project: string; version: string }[];
   sdistOnly: { project: string; version: string }[];
@@ -47,7 +59,7 @@ function parseAll(lines: { text: string; source: string }[]): Requirement[] {
   return lines.map((l) => parseRequirementLine(l.text, l.source));
 }
 
-function markerEnv(req: ExportRequest): MarkerEnv {
+function markerEnv(req: ResolveRequest): MarkerEnv {
   const derived = markerEnvFor({ pythonVersion: req.target.pythonVersion, ...(req.target.platforms[0] ? { platform: req.target.platforms[0] } : {}) });
   return { ...derived, ...(req.target.markerEnv ?? {}) } as MarkerEnv;
 }
@@ -68,7 +80,7 @@ export function createExporter(deps: ExporterDeps): (req: ExportRequest, progres
 /** `--all`: every stored file. */
 async function selectAll(deps: ExporterDeps): Promise<Selection> {
   const picked: Picked[] = [];
-  for (const rec of deps.catalog.allFiles()) if (rec.stored && rec.sha256) picked.push(await toPicked(deps, rec, rec.sha256));
+  for (const rec of deps.catalog.allFiles()) if (rec.stored && rec.sha256) picked.push(await toPicked(deps, rec, rec.sha256, false));
   return { picked, noMetadata: [], sdistOnly: [], notes: [] };
 }
 
@@ -76,21 +88,24 @@ async function selectAll(deps: ExporterDeps): Promise<Selection> {
  * The resolved closure of the roots (plus, unless --no-deps, the build
  * requirements of sdist-only picks), each file fetched when not yet stored.
  */
-async function selectResolved(deps: ExporterDeps, req: ExportRequest, progress: Progress): Promise<Selection> {
+export async function selectResolved(deps: ExporterDeps, req: ResolveRequest, progress: Progress): Promise<Selection> {
   // Offline (the gate refuses the index), the export sees only what is stored.
-  const online = deps.gate.refusal('page', new URL('/simple/', deps.indexOrigin())) === null;
-  const roots = parseAll(req.roots);
-  if (roots.length === 0) throw new PipcacheError('E_USAGE', 'nothing to export: give -r FILE, SPEC or --all');
+  const indexes = deps.gate.indexes();
+  const online = deps.gate.refusal('page', new URL(defaultIndex(indexes).root)) === null;
+  // The listed indexes' pages (and the default's) are asked; implied intercepted hosts only as pip left them.
+  const roots = indexes.filter((i) => !i.implicit).map((i) => new URL(i.root));
+  const wanted = parseAll(req.roots);
+  if (wanted.length === 0) throw new PipcacheError('E_USAGE', 'nothing to export: give -r FILE, SPEC or --all');
   progress({ phase: 'resolving', done: 0, total: 0, bytes: 0, totalBytes: 0 });
-  const source = new CacheSource({ catalog: deps.catalog, blobs: deps.blobs, pages: deps.pages, files: deps.files, online, indexOrigin: deps.indexOrigin(), originOrder: deps.originOrder(), noDeps: req.noDeps });
+  const source = new CacheSource({ catalog: deps.catalog, blobs: deps.blobs, pages: deps.pages, files: deps.files, online, indexRoots: roots, originOrder: deps.originOrder(), noDeps: req.noDeps });
   const options = {
     target: { pythonVersion: req.target.pythonVersion, platforms: req.target.platforms, implementation: 'cp' as const },
     ...(req.target.tags ? { supportedTags: new Set(req.target.tags) } : {}),
     markerEnv: markerEnv(req),
   };
-  const res = await resolve(roots, source, { ...options, pre: req.pre, constraints: parseAll(req.constraints) });
+  const res = await resolve(wanted, source, { ...options, pre: req.pre, constraints: parseAll(req.constraints) });
   if (res.missing.length > 0) {
-    const list = res.missing.map((m) => `  ${m.requirement}: ${m.reason}`).join('\n');
+    const list = res.missing.map((m) => `  ${m.requirement}: ${m.reason}${online ? '' : lackingFiles(deps, m)}`).join('\n');
     throw new PipcacheError(
       online ? 'E_NOT_FOUND' : 'E_OFFLINE_MISS',
       `${online ? 'cannot export' : 'offline, and the cache lacks'} ${res.missing.length} requirement(s):\n${list}`,
@@ -130,9 +145,38 @@ async function fetchMissing(deps: ExporterDeps, recs: FileRecord[], progress: Pr
       fetched++;
       fetchedBytes += rec.size ?? 0;
     }
-    picked.push(await toPicked(deps, rec, rec.sha256 as string));
+    picked.push(await toPicked(deps, rec, rec.sha256 as string, !rec.stored));
   }
   return picked;
+}
+
+/**
+ * Offline, for a requirement pinned to one version: the files of that
+ * version the index listed but the cache does not hold (the ones to fetch
+ * online), as a suffix for the error; '' when none are known.
+ */
+function lackingFiles(deps: ExporterDeps, m: MissingRequirement): string {
+  let version: string | undefined;
+  try {
+    const req = parseRequirementLine(m.requirement, 'missing');
+    if (specifierIsPinned(req.specifier) && !req.specifier.includes(',')) version = req.specifier.replace(/^===?/, '');
+  } catch {
+    return '';
+  }
+  const lacking = deps.catalog.projectFiles(m.project).filter((r) => r.version === version && !r.stored);
+  const names = [...new Set(lacking.map((r) => r.filename))];
+  return names.length > 0 ? ` (not stored: ${names.join(', ')})` : '';
+}
+
+/** The pin set entries of picked files, from their records as they are now (fetched files are stored since). */
+export function pinnedFiles(deps: Pick<ExporterDeps, 'catalog'>, picked: readonly Picked[]): PinnedFile[] {
+  const out: PinnedFile[] = [];
+  for (const p of picked) {
+    const key = recordKey(p.rec);
+    const entry = pinnedFile(deps.catalog.getFile(key) ?? p.rec, key);
+    if (entry) out.push(entry);
+  }
+  return out;
 }
 
 function byFilename(picked: Picked[]): Map<string, Picked> {
@@ -140,7 +184,7 @@ function byFilename(picked: Picked[]): Map<string, Picked> {
 }
 
 function describe(p: Picked, action: ExportedFile['action']): ExportedFile {
-  return { filename: p.item.filename, project: p.rec.project, version: p.rec.version, sha256: p.item.sha256, size: p.item.size, action };
+  return { filename: p.item.filename, project: p.rec.project, version: p.rec.version, sha256: p.item.sha256, size: p.item.size, action, index: p.index };
 }
 
 /** `--check`: which files DIR lacks (or holds with other content); nothing is written. */
@@ -166,6 +210,12 @@ async function writeDir(deps: ExporterDeps, req: ExportRequest, selection: Selec
       return deps.files.replaceDamaged({ key: recordKey(rec), metadata: false });
     },
   });
+  // Written and verified (each placed file was hashed): DIR's files are the project's, so the cache keeps them.
+  const mode = req.pin ?? 'replace';
+  if (mode !== 'none') {
+    const files = pinnedFiles(deps, [...byName.values()]);
+    await (mode === 'add' ? deps.pins.add(req.dir, files) : deps.pins.set(req.dir, files));
+  }
   const { noMetadata, sdistOnly, notes } = selection;
   return {
     ...summary,
@@ -176,7 +226,8 @@ async function writeDir(deps: ExporterDeps, req: ExportRequest, selection: Selec
   };
 }
 
-async function toPicked(deps: ExporterDeps, rec: FileRecord, sha256: string): Promise<Picked> {
+async function toPicked(deps: ExporterDeps, rec: FileRecord, sha256: string, fetched: boolean): Promise<Picked> {
   const size = rec.size ?? (await deps.blobs.size(sha256)) ?? 0;
-  return { rec, item: { filename: rec.filename, blobPath: deps.blobs.path(sha256), sha256, size } };
+  const index = rec.imported ? null : indexNameOf(deps.gate.indexes(), rec.origin);
+  return { rec, item: { filename: rec.filename, blobPath: deps.blobs.path(sha256), sha256, size }, index, fetched };
 }

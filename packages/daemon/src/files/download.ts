@@ -34,6 +34,8 @@ export class Download extends EventEmitter {
     private readonly onVerified: (size: number) => Promise<void>,
     /** Cap on a body whose size neither upstream nor the index gives (limits.unknownFileBytes). */
     private readonly maxUnknownBytes: number,
+    /** Sent upstream with the request (an index's Authorization). */
+    private readonly headers: Record<string, string> = {},
   ) {
     super();
     this.setMaxListeners(0);
@@ -69,7 +71,7 @@ export class Download extends EventEmitter {
 
   async run(): Promise<void> {
     try {
-      const res = await this.upstream.request(this.url, { headers: { 'accept-encoding': 'identity' } });
+      const res = await this.upstream.request(this.url, { headers: { ...this.headers, 'accept-encoding': 'identity' } });
       if (res.status !== 200) {
         res.body.resume();
         this.upstreamStatus = res.status;

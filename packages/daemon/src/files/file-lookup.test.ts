@@ -6,7 +6,8 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PageOutcome, PageResult } from '../pages/page-service.js';
 import { fileKey, type Catalog, type FileRecord, type PageRecord } from '../store/catalog.js';
 import { LmdbCatalog } from '../store/lmdb-catalog.js';
-import { FileLookup, indexOriginFor, type PageSource } from './file-lookup.js';
+import { configuredIndexes, DEFAULT_CONFIG, indexOfFile } from '@pipcache/shared';
+import { FileLookup, type PageSource } from './file-lookup.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pc-lookup-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,6 +61,12 @@ class Upstream implements PageSource {
   }
 }
 
+const INDEXES = configuredIndexes({ ...DEFAULT_CONFIG, interceptHosts: [...DEFAULT_CONFIG.interceptHosts, 'pypi.example.com'] });
+function rootOf(url: URL): URL | undefined {
+  const index = indexOfFile(INDEXES, url);
+  return index && new URL(index.root);
+}
+
 let catalog: Catalog;
 let upstream: Upstream;
 let offline: boolean;
@@ -71,14 +78,15 @@ beforeEach(async () => {
   catalog = lmdb;
   upstream = new Upstream(catalog);
   offline = false;
-  lookup = new FileLookup({ catalog, pages: upstream, mayFetch: () => !offline, log: pino({ level: 'silent' }) });
+  lookup = new FileLookup({ catalog, pages: upstream, mayFetch: () => !offline, indexOfFile: rootOf, log: pino({ level: 'silent' }) });
   return () => catalog.close();
 });
 
 describe('FileLookup', () => {
-  it('maps the PyPI file host to the PyPI index, other hosts to themselves', () => {
-    expect(indexOriginFor(new URL('https://files.pythonhosted.org/packages/x.whl')).origin).toBe('https://pypi.org');
-    expect(indexOriginFor(new URL('https://pypi.example.com/files/x.whl')).origin).toBe('https://pypi.example.com');
+  it('maps the PyPI file host to the PyPI index, other intercepted hosts to themselves', () => {
+    expect(rootOf(new URL('https://files.pythonhosted.org/packages/x.whl'))?.href).toBe('https://pypi.org/simple/');
+    expect(rootOf(new URL('https://pypi.example.com/files/x.whl'))?.href).toBe('https://pypi.example.com/simple/');
+    expect(rootOf(new URL('https://elsewhere.example/x.whl'))).toBeUndefined();
   });
 
   it('finds a URL a page listed without asking for the page', async () => {

@@ -1,19 +1,21 @@
 import type { Logger } from 'pino';
 import { isValidProjectName, normalizeName, parseArchiveFilename } from '@pipcache/pep';
+import { indexOrigin } from '@pipcache/shared';
 import type { PageResult } from '../pages/page-service.js';
-import { originOf } from '../pages/page-service.js';
 import { fileKey, recordKey, type FileRecord, type Catalog, type UrlRecord } from '../store/catalog.js';
 
 /** What the file service needs of the page service: a project's page, optionally revalidated. */
 export interface PageSource {
-  get(indexUrl: URL, project: string, opts?: { revalidate?: boolean }): Promise<PageResult | null>;
+  get(root: URL, project: string, opts?: { revalidate?: boolean }): Promise<PageResult | null>;
 }
 
 export interface FileLookupDeps {
   catalog: Catalog;
   pages: PageSource;
-  /** Whether pages may be fetched from this index now (the gate: offline mode, configured indexes). */
-  mayFetch: (indexUrl: URL) => boolean;
+  /** Whether pages may be fetched from the index at this root now (the gate: offline mode, configured indexes). */
+  mayFetch: (root: URL) => boolean;
+  /** The simple root of the index whose pages list a file at `url` (see `indexOfFile`). */
+  indexOfFile: (url: URL) => URL | undefined;
   log: Logger;
 }
 
@@ -26,21 +28,13 @@ export interface Found {
   reason?: string;
 }
 
-/**
- * Hosts that serve an index's files but not its pages. A file on any other
- * intercepted host belongs to the index at that host's own `/simple/`.
- */
-const FILE_HOST_INDEX: Readonly<Record<string, string>> = {
-  'files.pythonhosted.org': 'https://pypi.org',
-};
-
-/** The index whose pages list (and give the sha256 of) files served at `url`. */
-export function indexOriginFor(url: URL): URL {
-  const mapped = FILE_HOST_INDEX[url.host.toLowerCase()];
-  return new URL(mapped ?? url.origin);
-}
-
 const METADATA_SUFFIX = '.metadata';
+
+/** A project's page as log lines name it: `pypi.org/simple/x/`, the scheme only when it is not https. */
+function shownPage(root: URL, project: string): string {
+  const page = new URL(`${project}/`, root);
+  return page.protocol === 'https:' ? `${page.host}${page.pathname}` : page.href;
+}
 
 function lastSegment(pathname: string): string | null {
   const raw = pathname.slice(pathname.lastIndexOf('/') + 1);
@@ -73,30 +67,31 @@ export class FileLookup {
     const filename = metadata ? segment.slice(0, -METADATA_SUFFIX.length) : segment;
     const parsed = parseArchiveFilename(filename);
     if (!parsed) return {}; // not an archive: nothing to cache
-    const indexUrl = indexOriginFor(url);
-    const origin = originOf(indexUrl);
+    const root = this.deps.indexOfFile(url);
+    if (!root) return {}; // no index lists files here: passed through
+    const origin = indexOrigin(root);
     const f = { project: parsed.project, version: parsed.version, filename, metadata };
-    return this.listed(indexUrl, f, url.href, () => this.deps.catalog.getFile(fileKey(f.project, f.version, filename, origin)));
+    return this.listed(root, f, url.href, () => this.deps.catalog.getFile(fileKey(f.project, f.version, filename, origin)));
   }
 
   /**
    * Index mode: `/files/<project>/<version>/<filename>`, taken from the
-   * indexes in `order`, else learnt from the page of the index it fronts.
+   * indexes in `order`, else learnt from the page of the index at `root`.
    */
-  async byName(indexUrl: URL, order: readonly string[], f: { project: string; version: string; filename: string; metadata: boolean }): Promise<Found> {
+  async byName(root: URL, order: readonly string[], f: { project: string; version: string; filename: string; metadata: boolean }): Promise<Found> {
     if (!isValidProjectName(f.project)) return { reason: `not a project name: ${JSON.stringify(f.project)}` };
     const project = normalizeName(f.project);
     const known = (): FileRecord | undefined => this.deps.catalog.findFile(project, f.version, f.filename, order);
-    return this.listed(indexUrl, { ...f, project }, `${project}/${f.version}/${f.filename}`, known);
+    return this.listed(root, { ...f, project }, `${project}/${f.version}/${f.filename}`, known);
   }
 
   private async listed(
-    indexUrl: URL,
+    root: URL,
     f: { project: string; version: string; filename: string; metadata: boolean },
     what: string,
     known: () => FileRecord | undefined,
   ): Promise<Found> {
-    const origin = originOf(indexUrl);
+    const origin = indexOrigin(root);
     const find = (rec: FileRecord | undefined): Found | undefined => {
       if (!rec) return undefined;
       const lookup: UrlRecord = { key: recordKey(rec), metadata: f.metadata };
@@ -108,12 +103,12 @@ export class FileLookup {
     const byKey = (): Found | undefined => find(known());
     const cached = byKey();
     if (cached) return cached;
-    if (!this.deps.mayFetch(indexUrl)) return {};
+    if (!this.deps.mayFetch(root)) return {};
     let page: PageResult | null;
     try {
-      page = await this.deps.pages.get(indexUrl, f.project);
+      page = await this.deps.pages.get(root, f.project);
       // A page still fresh in the cache may predate the file's upload: ask once more.
-      if (page?.outcome === 'hit' && !byKey()) page = await this.deps.pages.get(indexUrl, f.project, { revalidate: true });
+      if (page?.outcome === 'hit' && !byKey()) page = await this.deps.pages.get(root, f.project, { revalidate: true });
     } catch (err) {
       return this.uncached(what, `the page of ${f.project} on ${origin} is unavailable: ${(err as Error).message}`);
     }
@@ -124,7 +119,7 @@ export class FileLookup {
       what,
       page.outcome === 'stale'
         ? `the page of ${f.project} on ${origin} is unavailable (${page.reason ?? 'upstream failed'})`
-        : `${origin}/simple/${f.project}/ does not list ${f.filename}`,
+        : `${shownPage(root, f.project)} does not list ${f.filename}`,
     );
   }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { PipcacheError, isPipcacheError } from '@pipcache/shared';
+import { PipcacheError, indexOfFile, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore } from '../store/blob-store.js';
 import { recordKey, fileKeyId, type FileKey, type FileRecord, type Catalog, type UrlRecord } from '../store/catalog.js';
 import type { UpstreamClient } from '../upstream/client.js';
@@ -99,7 +99,11 @@ export class FileService {
     this.lookup = new FileLookup({
       catalog: deps.catalog,
       pages: deps.pages,
-      mayFetch: (origin) => deps.gate.refusal('page', new URL('/simple/', origin)) === null,
+      mayFetch: (root) => deps.gate.refusal('page', root) === null,
+      indexOfFile: (url) => {
+        const index = indexOfFile(deps.gate.indexes(), url);
+        return index && new URL(index.root);
+      },
       log: deps.log,
     });
   }
@@ -109,9 +113,9 @@ export class FileService {
     return this.lookup.byUrl(url);
   }
 
-  /** The index entry for index mode's `/files/<project>/<version>/<filename>`. */
-  findByName(origin: URL, order: readonly string[], f: { project: string; version: string; filename: string; metadata: boolean }): Promise<Found> {
-    return this.lookup.byName(origin, order, f);
+  /** The index entry for index mode's `/files/<project>/<version>/<filename>`, learnt from the index at `root`. */
+  findByName(root: URL, order: readonly string[], f: { project: string; version: string; filename: string; metadata: boolean }): Promise<Found> {
+    return this.lookup.byName(root, order, f);
   }
 
   get activeDownloads(): number {
@@ -275,6 +279,7 @@ export class FileService {
       this.deps.log,
       (size) => this.markStored(t, sha, size),
       this.deps.maxUnknownBytes(),
+      this.deps.gate.upstreamHeaders(new URL(t.url)),
     );
     this.downloads.set(sha, dl);
     // Held from the first byte until recorded: eviction never takes a blob

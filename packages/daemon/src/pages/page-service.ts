@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { PipcacheError } from '@pipcache/shared';
+import { indexOrigin, PipcacheError } from '@pipcache/shared';
 import { parseArchiveFilename } from '@pipcache/pep';
 import type { Config } from '@pipcache/shared';
 import { parseHtmlPage } from '../simple/parse-html.js';
@@ -81,15 +81,15 @@ export class PageService {
   }
 
   /**
-   * The page of `project` on the index at `indexUrl`. Returns null when
-   * neither upstream nor the cache knows the project. `revalidate` asks
-   * upstream even while the cached page is fresh.
+   * The page of `project` on the index whose simple root is `root` (ending
+   * in `/`). Returns null when neither upstream nor the cache knows the
+   * project. `revalidate` asks upstream even while the cached page is fresh.
    */
-  async get(indexUrl: URL, project: string, opts: { revalidate?: boolean } = {}): Promise<PageResult | null> {
+  async get(root: URL, project: string, opts: { revalidate?: boolean } = {}): Promise<PageResult | null> {
     const { catalog } = this.deps;
-    const origin = originOf(indexUrl);
+    const origin = indexOrigin(root);
     const record = catalog.getPage(origin, project);
-    const url = `${indexUrl.origin}/simple/${project}/`;
+    const url = new URL(`${encodeURIComponent(project)}/`, root).href;
     const refused = this.deps.gate.refusal('page', new URL(url));
     if (refused?.code === 'E_OFFLINE_MISS') {
       // Offline: what is on disk, and nothing else.
@@ -105,7 +105,7 @@ export class PageService {
   }
 
   private async refresh(origin: string, project: string, url: string, record: PageRecord | undefined): Promise<PageResult | null> {
-    const headers: Record<string, string> = { accept: UPSTREAM_ACCEPT, 'accept-encoding': 'gzip, deflate' };
+    const headers: Record<string, string> = { accept: UPSTREAM_ACCEPT, 'accept-encoding': 'gzip, deflate', ...this.deps.gate.upstreamHeaders(new URL(url)) };
     if (record?.etag) headers['if-none-match'] = record.etag;
     if (record?.lastModified) headers['if-modified-since'] = record.lastModified;
     let status: number;
@@ -210,11 +210,6 @@ export function isPageContentType(contentType: string): boolean {
   return type === 'application/vnd.pypi.simple.v1+json' || type === 'application/vnd.pypi.simple.v1+html' || type === 'text/html';
 }
 
-/** The origin a URL belongs to, as records name it: its host for https (the usual case), else its URL origin. */
-export function originOf(url: URL): string {
-  return url.protocol === 'https:' ? url.host : url.origin;
-}
-
 export function toFileRecord(f: ListedFile, project: string, origin: string, now: string): FileRecord | null {
   const parsed = parseArchiveFilename(f.filename, project);
   if (!parsed || parsed.project !== project) return null;
@@ -225,7 +220,7 @@ export function toFileRecord(f: ListedFile, project: string, origin: string, now
     filename: f.filename,
     kind: parsed.kind,
     origin,
-    url: f.url,
+    url: withoutUserinfo(f.url),
     sha256: sha && SHA256_RE.test(sha) ? sha : null,
     size: f.size ?? null,
     ...(f.requiresPython ? { requiresPython: f.requiresPython } : {}),
@@ -241,4 +236,13 @@ export function toFileRecord(f: ListedFile, project: string, origin: string, now
     metadataSize: null,
     goneUpstream: false,
   };
+}
+
+/** A listed URL without any user name or password in it: records never hold a secret. */
+function withoutUserinfo(url: string): string {
+  const u = new URL(url);
+  if (!u.username && !u.password) return url;
+  u.username = '';
+  u.password = '';
+  return u.href;
 }

@@ -32,3 +32,12 @@ describe('errorAnswer', () => {
     expect(errorAnswer(auth, { direct: true })).toMatchObject({ status: 401, headers: { 'WWW-Authenticate': 'Basic realm="pipcache"' } });
   });
 });
+
+describe('the X-Pipcache value of an error answer', () => {
+  it('names refusals, offline misses and errors', () => {
+    expect(errorAnswer(new PipcacheError('E_AUTH_REQUIRED', 'credentials required')).headers['x-pipcache']).toBe('refused');
+    expect(errorAnswer(new PipcacheError('E_CLIENT_REFUSED', 'not allowed')).headers['x-pipcache']).toBe('refused');
+    expect(errorAnswer(new PipcacheError('E_OFFLINE_MISS', 'offline'), { kind: 'file' }).headers['x-pipcache']).toBe('offline');
+    expect(errorAnswer(new PipcacheError('E_UPSTREAM', 'reset')).headers['x-pipcache']).toBe('error');
+  });
+});

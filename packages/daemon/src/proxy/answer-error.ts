@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { PipcacheError, type ErrorCode } from '@pipcache/shared';
 import { refusalStatus, type Outbound } from '../upstream/gate.js';
-import type { CacheOutcome, RequestContext } from './context.js';
+import { OUTCOME_HEADER, type CacheOutcome, type RequestContext } from './context.js';
 import { sendText } from './send.js';
 
 export interface ErrorAnswerOptions {
@@ -23,7 +23,10 @@ export interface ErrorAnswer {
   headers: Record<string, string>;
 }
 
-/** How a request that ended in one of these errors shows in the log and the counters; anything else is an 'error'. */
+/**
+ * How a request that ended in one of these errors shows in the log, the
+ * counters and `X-Pipcache`; anything else is an 'error'.
+ */
 const OUTCOMES: Partial<Record<ErrorCode, CacheOutcome>> = {
   E_OFFLINE_MISS: 'offline',
   E_FORBIDDEN: 'refused',
@@ -31,7 +34,15 @@ const OUTCOMES: Partial<Record<ErrorCode, CacheOutcome>> = {
   E_NOT_FOUND: 'refused',
   E_METHOD_NOT_ALLOWED: 'refused',
   E_NOT_ACCEPTABLE: 'refused',
+  E_HEADERS_TOO_LARGE: 'refused',
+  E_CLIENT_REFUSED: 'refused',
+  E_AUTH_REQUIRED: 'refused',
+  E_BUSY: 'refused',
 };
+
+export function outcomeOf(code: ErrorCode): CacheOutcome {
+  return OUTCOMES[code] ?? 'error';
+}
 
 /** An uncoded error that reached an answer came from the way out (a socket, a resolver). */
 export function coded(err: unknown): PipcacheError {
@@ -47,7 +58,7 @@ export function coded(err: unknown): PipcacheError {
 export function errorAnswer(err: unknown, opts: ErrorAnswerOptions = {}): ErrorAnswer {
   const error = coded(err);
   let status = opts.status ?? (opts.kind ? refusalStatus(opts.kind, error) : error.httpStatus);
-  const headers: Record<string, string> = { ...opts.headers };
+  const headers: Record<string, string> = { ...opts.headers, [OUTCOME_HEADER]: outcomeOf(error.code) };
   if (error.code === 'E_AUTH_REQUIRED') {
     if (opts.direct) {
       status = 401;
@@ -75,9 +86,9 @@ export function answerError(
   opts: ErrorAnswerOptions & { outcome?: CacheOutcome; reason?: string | undefined } = {},
 ): PipcacheError {
   const answer = errorAnswer(err, opts);
-  ctx.outcome = opts.outcome ?? OUTCOMES[answer.error.code] ?? 'error';
+  ctx.outcome = opts.outcome ?? outcomeOf(answer.error.code);
   ctx.reason = opts.reason ?? answer.error.message;
   ctx.code = answer.error.code;
-  sendText(ctx.res, answer.status, answer.text, answer.headers);
+  sendText(ctx.res, answer.status, answer.text, { ...answer.headers, [OUTCOME_HEADER]: ctx.outcome });
   return answer.error;
 }

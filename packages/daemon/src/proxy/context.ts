@@ -29,3 +29,15 @@ export interface RequestContext {
   fromCache: number;
   fromUpstream: number;
 }
+
+/** The response header naming how a request was answered: the request's `outcome`. */
+export const OUTCOME_HEADER = 'x-pipcache';
+
+/**
+ * Writes the status line of a routed request's answer, with its outcome in
+ * `X-Pipcache`: every answer's head goes through here, so none lacks it and
+ * none can carry a stale one relayed from upstream.
+ */
+export function writeHead(ctx: RequestContext, status: number, headers: Record<string, string | number> = {}): void {
+  ctx.res.writeHead(status, { ...headers, [OUTCOME_HEADER]: ctx.outcome });
+}

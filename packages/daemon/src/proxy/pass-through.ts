@@ -1,5 +1,5 @@
 import type { UpstreamClient } from '../upstream/client.js';
-import type { RequestContext } from './context.js';
+import { writeHead, type RequestContext } from './context.js';
 import { answerError } from './answer-error.js';
 
 /** RFC 9110 7.6.1 hop-by-hop fields, plus proxy credentials meant for us. */
@@ -35,15 +35,22 @@ export function forwardableHeaders(raw: Record<string, string | string[] | undef
  * The upstream client asks the gate first; a refusal (offline, not a
  * configured index) is answered as one for this kind of request.
  */
-export async function passThrough(ctx: RequestContext, upstream: UpstreamClient, kind: 'page' | 'file' = 'file'): Promise<void> {
+export async function passThrough(
+  ctx: RequestContext,
+  upstream: UpstreamClient,
+  kind: 'page' | 'file' = 'file',
+  /** The index's own headers (its Authorization), unless the client sent its own. */
+  indexHeaders: Record<string, string> = {},
+): Promise<void> {
   const { req, res } = ctx;
   ctx.outcome = ctx.outcome === 'miss' ? 'miss' : 'bypass';
   const method = req.method ?? 'GET';
   let up;
   try {
     up = await upstream.request(ctx.url.href, {
+      kind,
       method,
-      headers: forwardableHeaders(req.headers),
+      headers: { ...indexHeaders, ...forwardableHeaders(req.headers) },
       ...(method !== 'GET' && method !== 'HEAD' ? { body: req } : {}),
     });
   } catch (err) {
@@ -51,11 +58,22 @@ export async function passThrough(ctx: RequestContext, upstream: UpstreamClient,
     return;
   }
   const headers = forwardableHeaders(up.headers);
-  res.writeHead(up.status, headers);
+  writeHead(ctx, up.status, headers);
   try {
     for await (const chunk of up.body) {
       ctx.fromUpstream += (chunk as Buffer).length;
-      if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+      // A client gone while its socket was full never drains: closing ends the wait too.
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
       if (res.destroyed) break;
     }
     res.end();

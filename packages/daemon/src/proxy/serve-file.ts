@@ -1,11 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PipcacheError } from '@pipcache/shared';
 import type { Download } from '../files/download.js';
 import type { FileService, StoredBlob } from '../files/file-service.js';
 import type { UrlRecord } from '../store/catalog.js';
-import type { RequestContext } from './context.js';
+import { writeHead, type RequestContext } from './context.js';
 import { answerError } from './answer-error.js';
 import { parseRange } from './range.js';
 
@@ -44,7 +43,7 @@ export async function serveFile(ctx: RequestContext, files: FileService, lookup:
     case 'hit':
       ctx.outcome = 'hit';
       try {
-        ctx.fromCache = await sendFile(ctx.req, ctx.res, decision.blob);
+        ctx.fromCache = await sendFile(ctx, decision.blob);
       } finally {
         decision.release();
       }
@@ -65,12 +64,13 @@ export async function serveFile(ctx: RequestContext, files: FileService, lookup:
  * Serves a stored, immutable file with validators and single-range support
  * (206 / 416, If-Range on the ETag). Returns the body bytes sent.
  */
-export function sendFile(req: IncomingMessage, res: ServerResponse, file: StoredBlob): Promise<number> {
+export function sendFile(ctx: RequestContext, file: StoredBlob): Promise<number> {
+  const { req, res } = ctx;
   const etag = `"${file.sha256}"`;
   const headers = fileHeaders(file.filename, file.sha256);
   const inm = req.headers['if-none-match'];
   if (inm && (inm === '*' || inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))) {
-    res.writeHead(304, headers);
+    writeHead(ctx, 304, headers);
     res.end();
     return Promise.resolve(0);
   }
@@ -80,7 +80,7 @@ export function sendFile(req: IncomingMessage, res: ServerResponse, file: Stored
   const ifRange = req.headers['if-range'];
   const range = ifRange === undefined || ifRange === etag ? parseRange(req.headers.range, file.size) : null;
   if (range === 'unsatisfiable') {
-    res.writeHead(416, { ...headers, 'content-range': `bytes */${file.size}`, 'content-length': 0 });
+    writeHead(ctx, 416, { ...headers, 'content-range': `bytes */${file.size}`, 'content-length': 0 });
     res.end();
     return Promise.resolve(0);
   }
@@ -91,7 +91,7 @@ export function sendFile(req: IncomingMessage, res: ServerResponse, file: Stored
   }
   const length = file.size === 0 ? 0 : end - start + 1;
   headers['content-length'] = length;
-  res.writeHead(status, headers);
+  writeHead(ctx, status, headers);
   if (req.method === 'HEAD' || length === 0) {
     res.end();
     return Promise.resolve(0);
@@ -124,7 +124,7 @@ async function streamMiss(ctx: RequestContext, dl: Download, miss: { sha256: str
   }
   const headers = fileHeaders(miss.filename, miss.sha256);
   if (dl.size !== null) headers['content-length'] = dl.size;
-  ctx.res.writeHead(200, headers);
+  writeHead(ctx, 200, headers);
   ctx.fromUpstream = await follow(dl, ctx, miss.blobPath);
 }
 

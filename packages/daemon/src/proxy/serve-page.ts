@@ -6,7 +6,7 @@ import { renderHtml, renderJson } from '../simple/render.js';
 import { CONTENT_TYPES, type ListedFile, type PageFormat, type ProjectPage } from '../simple/types.js';
 import type { PageResult, PageService } from '../pages/page-service.js';
 import type { FileRecord } from '../store/catalog.js';
-import type { RequestContext } from './context.js';
+import { writeHead, type RequestContext } from './context.js';
 import { answerError } from './answer-error.js';
 
 /** Rendered pages kept in memory (each is one project in one format). */
@@ -69,18 +69,19 @@ export class PageResponder {
             .join('\n')}\n</body></html>\n`;
     const buf = Buffer.from(body);
     ctx.outcome = 'hit';
-    ctx.res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'content-length': buf.length, 'cache-control': 'max-age=60' });
+    writeHead(ctx, 200, { 'content-type': CONTENT_TYPES[format], 'content-length': buf.length, 'cache-control': 'max-age=60' });
     ctx.res.end(ctx.req.method === 'HEAD' ? undefined : buf);
     ctx.fromCache = ctx.req.method === 'HEAD' ? 0 : buf.length;
   }
 
-  async serve(ctx: RequestContext, rawName: string, opts: { mapUrl?: (f: FileRecord) => string; view?: string } = {}): Promise<void> {
+  /** The page of `rawName` on the index at `opts.root` (its simple root). */
+  async serve(ctx: RequestContext, rawName: string, opts: { root: URL; mapUrl?: (f: FileRecord) => string; view?: string }): Promise<void> {
     const { req, res } = ctx;
     const project = normalizeName(rawName);
     const path = ctx.url.pathname;
     if (rawName !== project || !path.endsWith('/')) {
       ctx.outcome = 'redirect';
-      res.writeHead(301, { location: path.replace(/\/simple\/[^/]*\/?$/, `/simple/${project}/`), 'content-length': 0 });
+      writeHead(ctx, 301, { location: path.replace(/[^/]*\/?$/, `${project}/`), 'content-length': 0 });
       res.end();
       return;
     }
@@ -94,7 +95,7 @@ export class PageResponder {
     }
     let result: PageResult | null;
     try {
-      result = await this.pages.get(ctx.url, project);
+      result = await this.pages.get(opts.root, project);
     } catch (err) {
       answerError(ctx, err, { kind: 'page' });
       return;
@@ -107,7 +108,7 @@ export class PageResponder {
     ctx.outcome = result.outcome;
     if (result.reason) ctx.reason = result.reason;
     const onlyStored = result.outcome === 'offline' || result.outcome === 'stale';
-    const page = this.render(ctx.host, project, format, result, onlyStored, opts);
+    const page = this.render(opts.root.href, project, format, result, onlyStored, opts);
     const headers = {
       'content-type': CONTENT_TYPES[format],
       etag: page.etag,
@@ -116,17 +117,17 @@ export class PageResponder {
     };
     const inm = req.headers['if-none-match'];
     if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === page.etag)) {
-      res.writeHead(304, headers);
+      writeHead(ctx, 304, headers);
       res.end();
       return;
     }
-    res.writeHead(200, { ...headers, 'content-length': page.body.length });
+    writeHead(ctx, 200, { ...headers, 'content-length': page.body.length });
     res.end(req.method === 'HEAD' ? undefined : page.body);
     ctx.fromCache = req.method === 'HEAD' ? 0 : page.body.length;
   }
 
   private render(
-    host: string,
+    root: string,
     project: string,
     format: PageFormat,
     result: PageResult,
@@ -134,7 +135,7 @@ export class PageResponder {
     opts: { mapUrl?: (f: FileRecord) => string; view?: string },
   ): Rendered {
     const metadataForStored = this.metadataForStored();
-    const key = `${opts.view ?? 'proxy'}\u0000${host}\u0000${project}\u0000${format}\u0000${onlyStored}\u0000${metadataForStored}`;
+    const key = `${opts.view ?? 'proxy'}\u0000${root}\u0000${project}\u0000${format}\u0000${onlyStored}\u0000${metadataForStored}`;
     const cached = this.rendered.get(key);
     if (cached && cached.revision === result.revision) return cached;
     const page = toProjectPage(result.record?.name ?? project, result.files(), { onlyStored, metadataForStored, mapUrl: opts.mapUrl });

@@ -10,6 +10,7 @@ import type { UpstreamGate } from '../upstream/gate.js';
 import type { ClientAccess } from './access.js';
 import { errorAnswer, sendError, type ErrorAnswer, type ErrorAnswerOptions } from './answer-error.js';
 import type { Router } from './router.js';
+import { OUTCOME_HEADER } from './context.js';
 
 export interface ProxyServerDeps {
   router: Router;
@@ -65,6 +66,10 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   let open = 0;
   let capLogged = 0;
   const forwarder = httpProxy.createProxyServer({ xfwd: false, proxyTimeout: 60_000 });
+  // Plain-http requests to other hosts are relayed as they are: never cached.
+  forwarder.on('proxyRes', (proxyRes) => {
+    proxyRes.headers[OUTCOME_HEADER] = 'bypass';
+  });
   forwarder.on('error', (err, _req, res) => {
     log.warn({ err: err.message }, 'forwarding failed');
     if (res instanceof http.ServerResponse) sendError(res, new PipcacheError('E_UPSTREAM', `upstream failed: ${err.message}`, { cause: err }));

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileKey, recordKey, type Catalog, type FileRecord, type PageRecord } from './catalog.js';
+import { fileKey, recordKey, type Catalog, type FileRecord, type PageRecord, type PinSet } from './catalog.js';
 
 /**
  * What every Catalog must do, run against each implementation by its own
@@ -186,6 +186,36 @@ export function describeCatalogContract(name: string, make: () => Promise<Catalo
       await db.putFile(fileRecord('alpha', '1.0', 'alpha-1.0.tar.gz', { stored: true, storedSize: 10 }));
       await db.putFile(fileRecord('beta', '1.0', 'beta-1.0.tar.gz'));
       expect(db.storedProjects()).toEqual(['alpha', 'zeta']);
+    });
+
+    it('records pin sets by name: replaced whole, listed in name order, removed once', async () => {
+      const db = await fresh();
+      const [p, v, f] = REAL_FILES[0] as [string, string, string];
+      const pinned = { key: fileKey(p, v, f, 'pypi.org'), sha256: SHA_A, size: 10, metadata: SHA_M, metadataSize: 3 };
+      const dir: PinSet = { name: '/home/me/project/packages', created: '2026-01-01T00:00:00.000Z', updated: '2026-01-01T00:00:00.000Z', files: [pinned] };
+      const spec: PinSet = { name: 'spec:demo==1.0', created: '2026-01-02T00:00:00.000Z', updated: '2026-01-02T00:00:00.000Z', files: [] };
+      expect(db.getPinSet(dir.name)).toBeUndefined();
+      expect([...db.pinSets()]).toEqual([]);
+      await db.putPinSet(spec);
+      await db.putPinSet(dir);
+      expect(db.getPinSet(dir.name)).toEqual(dir);
+      expect([...db.pinSets()].map((s) => s.name)).toEqual([dir.name, spec.name]);
+      const replaced = { ...dir, updated: '2026-02-01T00:00:00.000Z', files: [{ ...pinned, sha256: SHA_B, metadata: null, metadataSize: null }] };
+      await db.putPinSet(replaced);
+      expect(db.getPinSet(dir.name)).toEqual(replaced);
+      expect(await db.removePinSet(dir.name)).toBe(true);
+      expect(await db.removePinSet(dir.name)).toBe(false);
+      expect([...db.pinSets()]).toEqual([spec]);
+      // Pins are their own records: files and settings are untouched by them.
+      expect([...db.allFiles()]).toEqual([]);
+    });
+
+    it('keeps pin sets whose names are long paths or any text', async () => {
+      const db = await fresh();
+      const names = [`/${'deep/'.repeat(60)}packages`, 'file:/tmp/requirements.txt', 'spec:demo[extra]>=1.0; python_version >= "3.9"', '/ünïcode dir/p'];
+      for (const name of names) await db.putPinSet({ name, created: 'c', updated: 'u', files: [] });
+      for (const name of names) expect(db.getPinSet(name)?.name).toBe(name);
+      expect([...db.pinSets()].map((s) => s.name).sort()).toEqual([...names].sort());
     });
 
     it('keeps settings', async () => {

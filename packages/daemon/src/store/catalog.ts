@@ -79,6 +79,31 @@ export function fileKeyId(key: FileKey): string {
   return key.join(' ');
 }
 
+/** One file a pin set keeps: its record and the blobs (archive, `.metadata`) behind it. */
+export interface PinnedFile {
+  key: FileKey;
+  /** The archive's digest. */
+  sha256: string;
+  /** Its byte count (verified when stored, else as listed; 0 when unknown). */
+  size: number;
+  /** The `.metadata` blob's digest (stored, or promised by the index); null when there is none. */
+  metadata: string | null;
+  metadataSize: number | null;
+}
+
+/**
+ * Files a project needs, kept whatever the cache's size: named by an export
+ * directory's absolute path, or `spec:<text>` / `file:<path>` for `pipcache pin`.
+ */
+export interface PinSet {
+  name: string;
+  /** When the set was first recorded (ISO time); replacing it keeps this. */
+  created: string;
+  /** When its files were last recorded. */
+  updated: string;
+  files: PinnedFile[];
+}
+
 /** Hits counted for one file since the last write. */
 export interface HitCount {
   key: FileKey;
@@ -124,6 +149,13 @@ export interface Catalog {
   addHits(hits: Iterable<HitCount>): Promise<void>;
   /** Adds a file that no page listed (a direct download, an import); its URL maps to it. */
   putFile(rec: FileRecord): Promise<void>;
+  getPinSet(name: string): PinSet | undefined;
+  /** Every pin set, in name order. */
+  pinSets(): Iterable<PinSet>;
+  /** Records a pin set under its name, replacing any of that name, in one transaction. */
+  putPinSet(set: PinSet): Promise<void>;
+  /** Forgets a pin set; false (and nothing written) when there is none of that name. */
+  removePinSet(name: string): Promise<boolean>;
   getSetting<T>(name: string): T | undefined;
   setSetting(name: string, value: unknown): Promise<void>;
   close(): Promise<void>;

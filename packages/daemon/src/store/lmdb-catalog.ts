@@ -1,7 +1,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { PipcacheError } from '@pipcache/shared';
 import { SCHEMA_SETTING, SCHEMA_VERSION, V1_SEP, isFileRecord, isPageRecord, withOrigin, withStoredSizes, type MigrationReport } from './catalog-layout.js';
-import { fileKeyId, pickByOrigin, recordKey, type Catalog, type FileKey, type FileRecord, type HitCount, type PageRecord, type UrlRecord } from './catalog.js';
+import { fileKeyId, pickByOrigin, recordKey, type Catalog, type FileKey, type FileRecord, type HitCount, type PageRecord, type PinSet, type UrlRecord } from './catalog.js';
 
 /*
  * Every LMDB key with more than one part is an lmdb-js array key (`FileKey`,
@@ -31,6 +31,8 @@ export class LmdbCatalog implements Catalog {
   private readonly pages: Database<PageRecord, PageKey>;
   private readonly urls: Database<UrlRecord, string>;
   private readonly settings: Database<unknown, string>;
+  /** Pin set name -> the set. Not part of the layout: a catalog without it simply has no pins. */
+  private readonly pins: Database<PinSet, string>;
 
   constructor(path: string) {
     this.root = open({ path, compression: false, mapSize: 2 * 1024 ** 3 });
@@ -38,6 +40,7 @@ export class LmdbCatalog implements Catalog {
     this.pages = this.root.openDB<PageRecord, PageKey>({ name: 'pages' });
     this.urls = this.root.openDB<UrlRecord, string>({ name: 'urls' });
     this.settings = this.root.openDB<unknown, string>({ name: 'settings' });
+    this.pins = this.root.openDB<PinSet, string>({ name: 'pins' });
   }
 
   /** The layout this catalog was written in (1 for one from before versioning). */
@@ -236,6 +239,26 @@ export class LmdbCatalog implements Catalog {
     await this.root.transaction(() => {
       this.files.put(key, rec);
       this.urls.put(rec.url, { key, metadata: false });
+    });
+  }
+
+  getPinSet(name: string): PinSet | undefined {
+    return this.pins.get(name);
+  }
+
+  *pinSets(): Iterable<PinSet> {
+    for (const { value } of this.pins.getRange({})) yield value;
+  }
+
+  async putPinSet(set: PinSet): Promise<void> {
+    await this.pins.put(set.name, set);
+  }
+
+  async removePinSet(name: string): Promise<boolean> {
+    return this.root.transaction(() => {
+      if (this.pins.get(name) === undefined) return false;
+      this.pins.remove(name);
+      return true;
     });
   }
 

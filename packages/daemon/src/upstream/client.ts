@@ -32,6 +32,8 @@ export class UpstreamClient {
     private readonly resolve: () => Record<string, string>,
     timeouts: UpstreamTimeouts,
     private readonly gate: UpstreamGate,
+    /** Told each request's time to response headers (seconds), or its failure to get any. */
+    private readonly observe: (kind: 'page' | 'file', seconds: number, ok: boolean) => void = () => undefined,
   ) {
     const connector = buildConnector({ timeout: timeouts.connectMs });
     this.agent = new Agent({
@@ -55,9 +57,12 @@ export class UpstreamClient {
     url: string,
     opts: { kind?: 'page' | 'file'; method?: string; headers?: Record<string, string>; body?: NodeJS.ReadableStream; signal?: AbortSignal } = {},
   ): Promise<UpstreamResponse> {
+    const kind = opts.kind ?? 'file';
+    let started: number | undefined;
     try {
       const u = new URL(url);
-      this.gate.checkFetch(opts.kind ?? 'file', u);
+      this.gate.checkFetch(kind, u);
+      started = performance.now();
       const res = await this.agent.request({
         origin: u.origin,
         path: u.pathname + u.search,
@@ -66,8 +71,11 @@ export class UpstreamClient {
         ...(opts.body ? { body: opts.body as unknown as Dispatcher.DispatchOptions['body'] } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
+      this.observe(kind, (performance.now() - started) / 1000, true);
       return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (err) {
+      // Only requests that went out are timed; a refusal by the gate is not upstream's.
+      if (started !== undefined) this.observe(kind, (performance.now() - started) / 1000, false);
       throw upstreamError(err, url);
     }
   }

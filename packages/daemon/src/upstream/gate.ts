@@ -1,6 +1,16 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
-import { allowsOnlyLoopback, parseNetwork, PipcacheError, type Config } from '@pipcache/shared';
+import {
+  allowsOnlyLoopback,
+  configuredIndexes,
+  indexUnder,
+  interceptedHosts,
+  parseNetwork,
+  PipcacheError,
+  type Config,
+  type IndexSpec,
+} from '@pipcache/shared';
+import type { UpstreamCredentials } from './credentials.js';
 import { resolveTarget } from './target.js';
 
 /** What an outbound connection is for; each kind has one HTTP answer per refusal (see `refusalStatus`). */
@@ -48,6 +58,8 @@ export function isInternalAddress(addr: string): boolean {
 export interface GateDeps {
   config: () => Config;
   offline: () => boolean;
+  /** The secrets of indexes that need them; none when absent. */
+  credentials?: UpstreamCredentials;
 }
 
 /**
@@ -57,7 +69,7 @@ export interface GateDeps {
  *
  * - Offline: nothing goes out (E_OFFLINE_MISS).
  * - Pages and files: only the configured indexes, over https (the intercepted
- *   hosts, and `indexUpstream` as configured); anything else is E_FORBIDDEN,
+ *   hosts, and every index root as configured); anything else is E_FORBIDDEN,
  *   so nothing from another host can enter the cache.
  * - Tunnels and forwards: anywhere a loopback-only daemon's user could
  *   connect anyway. When the daemon accepts clients beyond loopback, never to
@@ -67,31 +79,56 @@ export interface GateDeps {
  *   connected to, so a name cannot change its answer in between.
  */
 export class UpstreamGate {
+  private known: { config: Config; indexes: IndexSpec[]; hosts: Set<string> } | undefined;
+
   constructor(private readonly deps: GateDeps) {}
+
+  private current(): { indexes: IndexSpec[]; hosts: Set<string> } {
+    const config = this.deps.config();
+    if (this.known?.config !== config) this.known = { config, indexes: configuredIndexes(config), hosts: new Set(interceptedHosts(config)) };
+    return this.known;
+  }
+
+  /** Every configured index, most preferred first (see `configuredIndexes`). */
+  indexes(): IndexSpec[] {
+    return this.current().indexes;
+  }
 
   /** Host names whose pages and files may be fetched and cached. */
   indexHosts(): Set<string> {
-    const cfg = this.deps.config();
-    return new Set([...cfg.interceptHosts, new URL(cfg.indexUpstream).hostname.toLowerCase()]);
+    const { indexes, hosts } = this.current();
+    return new Set([...hosts, ...indexes.flatMap((i) => [new URL(i.root).hostname.toLowerCase(), ...i.fileHosts])]);
   }
 
   /**
    * The order in which indexes are preferred when several list the same
-   * filename (export, index mode): the index that index mode fronts first
-   * (imports are recorded under it too), then the intercepted hosts in
-   * config order.
+   * filename (export, index mode): by priority, then the index that index
+   * mode fronts (imports are recorded under it too), the listed indexes and
+   * the intercepted hosts in config order.
    */
   originOrder(): string[] {
-    const cfg = this.deps.config();
-    const index = new URL(cfg.indexUpstream);
-    return [...new Set([index.protocol === 'https:' ? index.host : index.origin, ...cfg.interceptHosts])];
+    return [...new Set(this.indexes().map((i) => i.origin))];
   }
 
-  /** True when `url` is on a configured index: an intercepted host over https, or `indexUpstream` as configured. */
+  /** True when `url` is on a configured index: an intercepted host over https, or an index's root origin as configured. */
   isIndexUrl(url: URL): boolean {
-    const cfg = this.deps.config();
-    if (url.origin === new URL(cfg.indexUpstream).origin) return true;
-    return url.protocol === 'https:' && (url.port === '' || url.port === '443') && cfg.interceptHosts.includes(url.hostname.toLowerCase());
+    const { indexes, hosts } = this.current();
+    if (indexes.some((i) => new URL(i.root).origin === url.origin)) return true;
+    return url.protocol === 'https:' && (url.port === '' || url.port === '443') && hosts.has(url.hostname.toLowerCase());
+  }
+
+  /**
+   * Headers that a request to `url` carries upstream: the Authorization of
+   * the index it belongs to (same origin, the longest root holding it
+   * first), never sent to any other host.
+   */
+  upstreamHeaders(url: URL): Record<string, string> {
+    const { credentials } = this.deps;
+    if (!credentials) return {};
+    const indexes = this.indexes();
+    const index = indexUnder(indexes, url) ?? indexes.find((i) => i.credentials && new URL(i.root).origin === url.origin);
+    const authorization = index && credentials.authorization(index);
+    return authorization ? { authorization } : {};
   }
 
   /** Why a page or file request to `url` may not go out (offline, or not a configured index); null when it may. */
