@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the pipcache benchmarks (TypeScript, no tsx needed):
 //
-//   node bench/run.mjs [all|warm-install|throughput|export|big-page|compare ...] [--no-build] [--no-typecheck] [-- bench options]
+//   node bench/run.mjs [all|warm-install|throughput|export|big-page|compare|eviction ...] [--no-build] [--no-typecheck] [-- bench options]
 //
 // 1. `tsc -b` (the workspace build: the daemon is benchmarked from packages/*/dist),
 // 2. `tsc -p bench` (type-check only; bench/ and the test fixtures it imports),
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-const ALL = ['warm-install', 'throughput', 'export', 'big-page', 'compare'];
+const ALL = ['warm-install', 'throughput', 'export', 'big-page', 'compare', 'eviction'];
 
 const RUNNER_FLAGS = new Set(['--no-build', '--no-typecheck']);
 const argv = process.argv.slice(2);

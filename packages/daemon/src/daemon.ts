@@ -9,6 +9,11 @@ import type { Catalog } from './store/catalog.js';
 import { openStore } from './store/open-store.js';
 import { Store } from './store/store.js';
 import { checkStoreAtStart } from './store/start-check.js';
+import { BlobLedger } from './store/blob-ledger.js';
+import { ledgerCatalog, loadLedger } from './store/ledger-catalog.js';
+import { Leases } from './store/leases.js';
+import { Evictor } from './store/evictor.js';
+import { defaultCapFor, sizeUnsized } from './store/disk-cap.js';
 import { OfflineSwitch } from './offline-switch.js';
 import { UpstreamGate } from './upstream/gate.js';
 import { UpstreamCredentials } from './upstream/credentials.js';
@@ -75,6 +80,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   let catalog: Catalog | undefined;
   let upstream: UpstreamClient | undefined;
   let files: FileService | undefined;
+  let evictor: Evictor | undefined;
   let proxy: ProxyServer | undefined;
   let control: net.Server | undefined;
   let address = { host: config.host, port: config.port };
@@ -101,9 +107,15 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   async function start(): Promise<{ host: string; port: number }> {
     await mkdir(paths.home, { recursive: true, mode: 0o700 });
     const interception = await startInterception(paths, interceptedHosts(config), opts.extraCaFile, logger);
-    const opened = await openStore(paths, logger);
+    const raw = await openStore(paths, logger);
+    // Every catalog write keeps the running total of stored bytes (one scan now, none later).
+    const ledger = new BlobLedger(() => evictor?.check());
+    const opened = { catalog: ledgerCatalog(raw.catalog, ledger), blobs: raw.blobs };
+    loadLedger(opened.catalog, ledger);
+    await sizeUnsized(ledger, opened.blobs);
     catalog = opened.catalog;
     const { blobs } = opened;
+    const defaultCap = await defaultCapFor(paths.home);
     const offline = new OfflineSwitch(opened.catalog, config.offline, logger);
     offlineState = offline;
     const env = opts.env ?? process.env;
@@ -122,6 +134,12 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     const onListingChanged = (origin: string, project: string): void => pages.listingChanged(origin, project);
     const store = new Store({ catalog: opened.catalog, blobs, onListingChanged });
     await checkStoreAtStart(store, logger.child({ mod: 'store' }));
+    const pins = Pins.load(opened.catalog);
+    /** Whether a pin set keeps the blob `sha256`: eviction takes it as its `isPinned` and never removes such a blob. */
+    const isPinned = (sha256: string): boolean => pins.isPinned(sha256);
+    const leases = new Leases(() => evictor?.check());
+    evictor = new Evictor({ ledger, leases, store, isPinned, maxSize: () => config.maxSize ?? defaultCap, log: logger.child({ mod: 'evict' }) });
+    evictor.check();
     files = new FileService({
       catalog: opened.catalog,
       blobs,
@@ -131,6 +149,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       log: logger.child({ mod: 'files' }),
       pages,
       store,
+      leases,
     });
     const importer = new Importer({
       catalog: opened.catalog,
@@ -139,9 +158,6 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       origin: () => new URL(config.indexUpstream).host,
       onListingChanged,
     });
-    const pins = Pins.load(opened.catalog);
-    /** Whether a pin set keeps the blob `sha256`: eviction takes it as its `isPinned` and never removes such a blob. */
-    const isPinned = (sha256: string): boolean => pins.isPinned(sha256);
     /** Bytes of every pinned blob, each counted once. */
     const pinnedBytes = (): number => pins.pinnedBytes();
     logger.info({ sets: pins.list().length, pinnedBytes: pinnedBytes() }, 'pins loaded');
@@ -193,6 +209,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         store,
         pins,
         pinner,
+        eviction: () => (evictor as Evictor).status(),
       }),
       logger.child({ mod: 'control' }),
     );
@@ -220,6 +237,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
           interception.follow(interceptedHosts(next));
           if (next.offline !== prev.offline) offline.configChanged(next.offline);
           chooseProxy();
+          if (next.maxSize !== prev.maxSize) evictor?.check();
           const restart = (['port', 'host', 'caFile'] as const).filter((k) => next[k] !== prev[k]);
           logger.info({ offline: offline.isOn, ...(restart.length ? { needsRestart: restart } : {}) }, 'config reloaded');
         },
@@ -228,7 +246,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     );
     address = { host: config.host, port: listening.port };
     chooseProxy();
-    logger.info({ ...address, home: paths.home, offline: offline.isOn }, 'pipcache daemon listening');
+    const disk = evictor.status();
+    logger.info({ ...address, home: paths.home, offline: offline.isOn, maxSize: disk.maxSize, stored: disk.bytes }, 'pipcache daemon listening');
     return address;
   }
 
@@ -255,6 +274,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       await waitForDownloads(DISCARD_WAIT_MS);
       await closed;
       await files?.flushHits();
+      await evictor?.stop();
       await catalog?.close();
       logger.info('stopped');
       opts.onStopped?.();

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, loadConfig, validateConfig } from './config.js';
+import { DEFAULT_CONFIG, defaultMaxSize, loadConfig, validateConfig } from './config.js';
 import { isPipcacheError } from './errors.js';
 import { readCaFile, redactUrl } from './upstream-config.js';
 import { rootCertificates } from 'node:tls';
@@ -57,6 +57,28 @@ describe('config', () => {
     expect(() => validateConfig({ log: { keep: 2.5 } }, 'cfg.json')).toThrow(/log\.keep/);
     expect(() => validateConfig({ log: { size: 1 } }, 'cfg.json')).toThrow(/log\.size: unknown key/);
     expect(() => validateConfig({ log: '10MiB' }, 'cfg.json')).toThrow(/log: expected an object/);
+  });
+
+  it('reads the size cap as a human-readable size, from the file or PIPCACHE_MAX_SIZE', () => {
+    expect(validateConfig({}, 'cfg.json').maxSize).toBeNull();
+    expect(validateConfig({ maxSize: '20GiB' }, 'cfg.json').maxSize).toBe(20 * 1024 ** 3);
+    expect(validateConfig({ maxSize: '1.5 GB' }, 'cfg.json').maxSize).toBe(1.5e9);
+    expect(validateConfig({ maxSize: 4096 }, 'cfg.json').maxSize).toBe(4096);
+    expect(validateConfig({ maxSize: null }, 'cfg.json').maxSize).toBeNull();
+    expect(loadConfig('/nonexistent/config.json', { PIPCACHE_MAX_SIZE: '3MiB' }).maxSize).toBe(3 * 1024 ** 2);
+  });
+
+  it('rejects a bad size cap with the key named', () => {
+    expect(() => validateConfig({ maxSize: 'big' }, 'cfg.json')).toThrow(/cfg\.json: maxSize: expected a size such as 20GiB/);
+    expect(() => validateConfig({ maxSize: 0 }, 'cfg.json')).toThrow(/maxSize/);
+    expect(() => validateConfig({ maxSize: -1 }, 'cfg.json')).toThrow(/maxSize/);
+    expect(() => validateConfig({ maxSize: '20 GiBs' }, 'cfg.json')).toThrow(/maxSize/);
+    expect(() => loadConfig('/nonexistent/config.json', { PIPCACHE_MAX_SIZE: 'lots' })).toThrow(/PIPCACHE_MAX_SIZE: expected a size/);
+  });
+
+  it('defaults the cap to a tenth of the disk, at most 50 GiB', () => {
+    expect(defaultMaxSize(100 * 1024 ** 3)).toBe(10 * 1024 ** 3);
+    expect(defaultMaxSize(2 * 1024 ** 4)).toBe(50 * 1024 ** 3);
   });
 });
 

@@ -85,6 +85,12 @@ export interface Config {
   noProxy: string[];
   /** PEM file whose certificates upstream TLS trusts too (a TLS-intercepting proxy, a parent daemon's CA). */
   caFile: string | null;
+  /**
+   * Bytes the stored archives and `.metadata` files may take before the
+   * least recently served are evicted; null: a share of the disk holding the
+   * home, decided by the daemon at start (see `defaultMaxSize`).
+   */
+  maxSize: number | null;
 }
 
 /** Loopback only: the default `allow`. */
@@ -112,7 +118,30 @@ export const DEFAULT_CONFIG: Config = {
   upstreamProxy: null,
   noProxy: [],
   caFile: null,
+  maxSize: null,
 };
+
+/** The default cap's share of the disk that holds the home, and its ceiling. */
+export const DEFAULT_MAX_SIZE_SHARE = 0.1;
+export const DEFAULT_MAX_SIZE_CEILING = 50 * 1024 ** 3;
+
+/** The cap when none is configured: a tenth of the filesystem's size, at most 50 GiB. */
+export function defaultMaxSize(filesystemBytes: number): number {
+  return Math.min(DEFAULT_MAX_SIZE_CEILING, Math.floor(filesystemBytes * DEFAULT_MAX_SIZE_SHARE));
+}
+
+const MAX_SIZE_PROBLEM = 'expected a size such as 20GiB or a byte count > 0';
+
+/** A configured cap: null for the default; undefined (and a problem named) when it is not a size. */
+function checkMaxSize(value: unknown, where: string, problems: Problems): number | null | undefined {
+  if (value === null) return null;
+  const n = parseSize(value);
+  if (n === null || n === 0) {
+    problems.push(`${where}: ${MAX_SIZE_PROBLEM}, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  return n;
+}
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
@@ -360,6 +389,11 @@ export function validateConfig(raw: unknown, source: string): Config {
           }
         } else problems.push('limits: expected an object');
         break;
+      case 'maxSize': {
+        const n = checkMaxSize(value, key, problems);
+        if (n !== undefined) cfg.maxSize = n;
+        break;
+      }
       default:
         problems.push(`${key}: unknown key`);
     }
@@ -402,6 +436,10 @@ export function applyEnv(cfg: Config, env: NodeJS.ProcessEnv): Config {
     if (p !== undefined) out.port = p;
   }
   if (env.PIPCACHE_HOST) out.host = env.PIPCACHE_HOST;
+  if (env.PIPCACHE_MAX_SIZE) {
+    const n = checkMaxSize(env.PIPCACHE_MAX_SIZE, 'PIPCACHE_MAX_SIZE', problems);
+    if (n !== undefined) out.maxSize = n;
+  }
   if (env.PIPCACHE_RESOLVE) Object.assign(out.resolve, parseResolveList(env.PIPCACHE_RESOLVE, 'PIPCACHE_RESOLVE', problems));
   if (env.PIPCACHE_INTERCEPT) {
     out.interceptHosts = env.PIPCACHE_INTERCEPT.split(/[,\s]+/).filter(Boolean).map((h) => h.toLowerCase());

@@ -66,6 +66,22 @@ export interface StatusResult {
     bytesFromCache: number;
     bytesFromUpstream: number;
   };
+  /**
+   * The size cap: `bytes` stored (archives and `.metadata` blobs records
+   * hold, each blob once) against `maxSize`; `maxSizeDefault` when the config
+   * sets none. Evictions and bytes evicted count since start; `hitRate` is
+   * hits / (hits + misses) of requests for pages and files (revalidated and stale pages left out), null before any.
+   */
+  disk: {
+    bytes: number;
+    maxSize: number;
+    maxSizeDefault: boolean;
+    pinnedBytes: number;
+    pinnedOverCap: boolean;
+    evictions: number;
+    bytesEvicted: number;
+    hitRate: number | null;
+  };
 }
 
 export interface LsFile {

@@ -13,6 +13,7 @@ const STARTUP_TIMEOUT_MS = 20_000;
 export interface StartArgs {
   port?: number;
   host?: string;
+  maxSize?: string;
   foreground?: boolean;
   json?: boolean;
 }
@@ -21,6 +22,7 @@ export function builder(y: Argv): Argv<StartArgs> {
   return y
     .option('port', { type: 'number', describe: 'proxy port (default 3143, or PIPCACHE_PORT)' })
     .option('host', { type: 'string', describe: 'address to bind (default 127.0.0.1)' })
+    .option('max-size', { type: 'string', describe: 'disk the cached files may take, e.g. 20GiB (default: maxSize in the config, else 10% of the disk, at most 50 GiB)' })
     .option('foreground', { type: 'boolean', default: false, describe: 'run in this process (for service managers)' })
     .option('json', { type: 'boolean', default: false }) as Argv<StartArgs>;
 }
@@ -33,6 +35,7 @@ function childEnv(args: StartArgs): NodeJS.ProcessEnv {
   const env = { ...process.env };
   if (args.port !== undefined) env.PIPCACHE_PORT = String(args.port);
   if (args.host !== undefined) env.PIPCACHE_HOST = args.host;
+  if (args.maxSize !== undefined) env.PIPCACHE_MAX_SIZE = args.maxSize;
   return env;
 }
 

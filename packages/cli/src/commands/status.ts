@@ -3,6 +3,18 @@ import { call } from '../client.js';
 import { paths } from '../context.js';
 import { formatBytes, formatDuration, table } from '../output.js';
 
+function diskRows(st: StatusResult): [string, string][] {
+  const d = st.disk;
+  const share = d.maxSize > 0 ? ` (${Math.round((100 * d.bytes) / d.maxSize)}%)` : '';
+  const pinned = d.pinnedOverCap ? `${formatBytes(d.pinnedBytes)}, more than the cap: kept, nothing pinned is evicted` : formatBytes(d.pinnedBytes);
+  return [
+    ['size', `${formatBytes(d.bytes)} of ${formatBytes(d.maxSize)}${share}${d.maxSizeDefault ? ', default cap (maxSize not set)' : ''}`],
+    ['pinned', pinned],
+    ['evicted', `${d.evictions} files, ${formatBytes(d.bytesEvicted)} since start`],
+    ['hit rate', d.hitRate === null ? '-' : `${(100 * d.hitRate).toFixed(1)}%`],
+  ];
+}
+
 export async function status(): Promise<{ result: unknown; text: string }> {
   const st = await call<StatusResult>(paths().socket, 'status');
   const r = st.requests;
@@ -16,6 +28,7 @@ export async function status(): Promise<{ result: unknown; text: string }> {
     ['on disk', formatBytes(st.catalog.bytesOnDisk)],
     ['requests', `${r.hits} hits, ${r.misses} misses, ${r.revalidated} revalidated, ${r.stale} served stale`],
     ['served', `${formatBytes(r.bytesFromCache)} from cache, ${formatBytes(r.bytesFromUpstream)} from upstream`],
+    ...diskRows(st),
   ]);
   return { result: st, text };
 }

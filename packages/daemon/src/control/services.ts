@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js';
 import type { ExportRequest, ExportResult, PinRequest, PinResult, ProgressEvent } from '@pipcache/shared';
 import type { Pins } from '../store/pins.js';
 import type { Importer } from '../import/importer.js';
+import type { EvictionStatus } from '../store/evictor.js';
 
 /** What control handlers may use; they never reach LMDB except through Catalog. */
 export interface ControlServices {
@@ -28,4 +29,6 @@ export interface ControlServices {
   pins: Pins;
   /** `pipcache pin`: resolves like an export and pins the chosen files. */
   pinner: (req: PinRequest, progress?: (p: ProgressEvent) => void) => Promise<PinResult>;
+  /** The size cap and what eviction did since start. */
+  eviction: () => EvictionStatus;
 }

@@ -25,6 +25,9 @@ export function status(services: ControlServices): StatusResult {
     }
   }
   const { host, port } = services.address();
+  const requests = services.stats.snapshot();
+  const eviction = services.eviction();
+  const served = requests.hits + requests.misses;
   return {
     pid: process.pid,
     version: services.version,
@@ -39,6 +42,11 @@ export function status(services: ControlServices): StatusResult {
     interceptHosts: interceptedHosts(services.config()),
     indexUpstream: services.config().indexUpstream,
     catalog: { projects: projects.size, files, storedFiles, bytesOnDisk, catalogBytes: sizeOf(join(services.paths.catalog, 'data.mdb')) },
-    requests: services.stats.snapshot(),
+    requests,
+    disk: {
+      ...eviction,
+      maxSizeDefault: services.config().maxSize === null,
+      hitRate: served > 0 ? requests.hits / served : null,
+    },
   };
 }

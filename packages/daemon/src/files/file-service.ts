@@ -8,6 +8,7 @@ import { Download } from './download.js';
 import { FileLookup, type Found, type PageSource } from './file-lookup.js';
 import { SmallBlobCache } from '../store/small-blob-cache.js';
 import type { Store } from '../store/store.js';
+import type { Leases, Release } from '../store/leases.js';
 
 /** Blobs up to this size are served from memory once read. */
 const SMALL_BLOB_BYTES = 256 * 1024;
@@ -27,6 +28,8 @@ export interface FileServiceDeps {
   pages: PageSource;
   /** Records stored and damaged blobs (and tells the pages their listing changed). */
   store: Store;
+  /** Blobs being served or downloaded, which eviction leaves alone. */
+  leases: Leases;
 }
 
 /** The blob a URL stands for: an archive or its PEP 658 metadata. */
@@ -63,10 +66,10 @@ export interface FileRequest {
 
 /** What to do with a request for a file the index knows; the caller turns it into a response. */
 export type FileDecision =
-  /** Serve the stored blob. */
-  | { kind: 'hit'; blob: StoredBlob }
-  /** Follow the (possibly shared) download, which stores the blob under `sha256` once verified. */
-  | { kind: 'miss'; download: Download; sha256: string; filename: string; blobPath: string }
+  /** Serve the stored blob, then `release` it (eviction leaves it alone until then). */
+  | { kind: 'hit'; blob: StoredBlob; release: Release }
+  /** Follow the (possibly shared) download, which stores the blob under `sha256` once verified; then `release` it. */
+  | { kind: 'miss'; download: Download; sha256: string; filename: string; blobPath: string; release: Release }
   /** Not fetched (offline, not a configured index): answer the coded error. */
   | { kind: 'refused'; error: PipcacheError }
   /** Pass the request through uncached (unknown key, no digest to verify against, HEAD / Range on a miss). */
@@ -134,9 +137,15 @@ export class FileService {
     const rec = this.deps.catalog.getFile(lookup.key);
     if (!rec) return { kind: 'pass' };
     const t = targetOf(rec, lookup.metadata);
-    if (t.stored) {
-      const blob = await this.checkStored(lookup, t);
-      if (blob) return { kind: 'hit', blob };
+    // A blob being evicted gives no lease: the request goes on as a miss.
+    const release = t.stored ? this.deps.leases.acquire(t.stored) : null;
+    if (release) {
+      const blob = await this.checkStored(lookup, t).catch((err: unknown) => {
+        release();
+        throw err;
+      });
+      if (blob) return { kind: 'hit', blob, release };
+      release();
     }
     const refused = this.deps.gate.refusal('file', new URL(t.url));
     if (refused) return { kind: 'refused', error: refused };
@@ -146,7 +155,10 @@ export class FileService {
       // a HEAD must not pull the whole file (a GET fills the cache).
       return { kind: 'pass' };
     }
-    return { kind: 'miss', download: this.download(t), sha256: t.sha256, filename: t.filename, blobPath: this.deps.blobs.path(t.sha256) };
+    const download = this.download(t);
+    // The follower may open the blob once the download renamed it: held until it is done.
+    const follower = this.deps.leases.hold(t.sha256);
+    return { kind: 'miss', download, sha256: t.sha256, filename: t.filename, blobPath: this.deps.blobs.path(t.sha256), release: follower };
   }
 
   /** The stored blob when it checks out; null (after forgetting a damaged one) when the request is a miss. */
@@ -270,7 +282,13 @@ export class FileService {
       this.deps.gate.upstreamHeaders(new URL(t.url)),
     );
     this.downloads.set(sha, dl);
-    dl.run().finally(() => this.downloads.delete(sha));
+    // Held from the first byte until recorded: eviction never takes a blob
+    // being published, and counts the bytes it is about to add.
+    const release = this.deps.leases.hold(sha, t.metadata ? 0 : (t.rec.size ?? 0));
+    dl.run().finally(() => {
+      release();
+      this.downloads.delete(sha);
+    });
     return dl;
   }
 

@@ -42,12 +42,20 @@ export async function serveFile(ctx: RequestContext, files: FileService, lookup:
       return true;
     case 'hit':
       ctx.outcome = 'hit';
-      ctx.fromCache = await sendFile(ctx, decision.blob);
+      try {
+        ctx.fromCache = await sendFile(ctx, decision.blob);
+      } finally {
+        decision.release();
+      }
       files.recordHit(lookup);
       return true;
     case 'miss':
       ctx.outcome = 'miss';
-      await streamMiss(ctx, decision.download, decision);
+      try {
+        await streamMiss(ctx, decision.download, decision);
+      } finally {
+        decision.release();
+      }
       return true;
   }
 }

@@ -100,4 +100,29 @@ export class Store {
   forgetMissing(): Promise<number> {
     return forgetMissingBlobs(this.deps, (key, role) => this.forgetDamaged(key, role));
   }
+
+  /**
+   * Evicts a healthy blob to make room: every record in `holders` that holds
+   * it, in any role and of any project, is marked not stored (it stays
+   * listed, so online pages still offer it and it is fetched again when
+   * asked for; offline pages list only what is stored), then the blob is
+   * removed, unless `mayRemove` says a download of the same bytes started
+   * meanwhile (that download publishes them again). Records change first: a
+   * crash in between leaves a blob nothing points at (which gc removes),
+   * never a record pointing at a missing blob. Returns the records changed.
+   */
+  async evict(sha256: string, holders: Iterable<FileKey>, mayRemove: () => boolean = () => true): Promise<FileRecord[]> {
+    const changed: FileRecord[] = [];
+    for (const key of holders) {
+      const rec = this.deps.catalog.getFile(key);
+      if (!rec || withoutBlob(rec, sha256) === rec) continue;
+      const updated = await this.deps.catalog.updateFile(key, (r) => withoutBlob(r, sha256));
+      if (updated) changed.push(updated);
+    }
+    // No record held it (already evicted or forgotten): nothing to remove on its account.
+    if (changed.length > 0 && mayRemove()) await this.deps.blobs.remove(sha256);
+    const listings = new Map(changed.map((r) => [`${r.origin} ${r.project}`, r]));
+    for (const r of listings.values()) this.deps.onListingChanged(r.origin, r.project);
+    return changed;
+  }
 }
