@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { PipcacheError } from './errors.js';
 import { checkIndexes, type IndexConfig } from './indexes.js';
+import { parseSharedConfig, type SharedConfig } from './shared-config.js';
 import { isNoProxyEntry, parseIndexUpstream, parseProxyUrl, readCaFile, type UrlCredentials } from './upstream-config.js';
 
 /** The documented default proxy port. */
@@ -91,6 +92,8 @@ export interface Config {
    * home, decided by the daemon at start (see `defaultMaxSize`).
    */
   maxSize: number | null;
+  /** The team tier (a shared bucket of verified blobs); null: none. */
+  shared: SharedConfig | null;
 }
 
 /** Loopback only: the default `allow`. */
@@ -119,6 +122,7 @@ export const DEFAULT_CONFIG: Config = {
   noProxy: [],
   caFile: null,
   maxSize: null,
+  shared: null,
 };
 
 /** The default cap's share of the disk that holds the home, and its ceiling. */
@@ -392,6 +396,11 @@ export function validateConfig(raw: unknown, source: string): Config {
       case 'maxSize': {
         const n = checkMaxSize(value, key, problems);
         if (n !== undefined) cfg.maxSize = n;
+        break;
+      }
+      case 'shared': {
+        const shared = parseSharedConfig(value, problems);
+        if (shared !== undefined) cfg.shared = shared;
         break;
       }
       default:

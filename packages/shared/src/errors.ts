@@ -26,6 +26,7 @@ export const ERROR_CODES = {
     hint: 'put the proxy credentials in upstreamProxy (http://user:pass@host:port) or in HTTPS_PROXY when starting the daemon',
   },
   E_UPSTREAM_TIMEOUT: { exit: 1, http: 504, hint: 'the upstream index did not answer in time' },
+  E_SHARED: { exit: 1, http: 502, hint: 'the team bucket (shared.s3) could not be used; the daemon goes upstream instead' },
   E_OFFLINE_MISS: { exit: 1, http: 503, hint: 'pipcache is offline and does not hold this file' },
   E_NOT_FOUND: { exit: 1, http: 404, hint: '' },
   E_DISK: { exit: 1, http: 507, hint: 'the cache could not write to disk' },

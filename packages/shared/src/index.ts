@@ -4,3 +4,4 @@ export * from './config.js';
 export * from './protocol.js';
 export * from './indexes.js';
 export * from './upstream-config.js';
+export * from './shared-config.js';

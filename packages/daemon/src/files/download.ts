@@ -1,8 +1,18 @@
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { PipcacheError } from '@pipcache/shared';
+import { PipcacheError, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore, BlobWriter } from '../store/blob-store.js';
 import { header, type UpstreamClient } from '../upstream/client.js';
+import type { SharedBlobs } from './shared-blobs.js';
+
+/**
+ * A shared-tier object up to this size is verified before any byte of it is
+ * served, so a bad one falls back to upstream within the same request. A
+ * larger one streams (held one byte short like any download); a bad one then
+ * fails that request, and the next goes upstream.
+ */
+export const VERIFY_BEFORE_SERVE_BYTES = 32 * 1024 * 1024;
 
 export type DownloadState = 'starting' | 'running' | 'done' | 'failed';
 
@@ -21,14 +31,16 @@ export class Download extends EventEmitter {
   error: PipcacheError | undefined;
   /** Upstream status when it was not 200. */
   upstreamStatus: number | undefined;
-  readonly writer: BlobWriter;
+  /** Where the bytes came from, once known. */
+  source: 'upstream' | 'shared' | undefined;
+  private writerNow: BlobWriter;
   private readonly ready: Promise<void>;
 
   constructor(
     readonly url: string,
     readonly expectedSha256: string,
     readonly expectedSize: number | null,
-    store: BlobStore,
+    private readonly store: BlobStore,
     private readonly upstream: UpstreamClient,
     private readonly log: Logger,
     private readonly onVerified: (size: number) => Promise<void>,
@@ -36,11 +48,17 @@ export class Download extends EventEmitter {
     private readonly maxUnknownBytes: number,
     /** Sent upstream with the request (an index's Authorization). */
     private readonly headers: Record<string, string> = {},
+    /** The team tier, tried before upstream; null when none is configured. */
+    private readonly shared: SharedBlobs | null = null,
   ) {
     super();
     this.setMaxListeners(0);
-    this.writer = store.createWriter();
+    this.writerNow = store.createWriter();
     this.ready = new Promise((resolve) => this.once('state', () => resolve()));
+  }
+
+  get writer(): BlobWriter {
+    return this.writerNow;
   }
 
   get tmpPath(): string {
@@ -71,6 +89,8 @@ export class Download extends EventEmitter {
 
   async run(): Promise<void> {
     try {
+      if (this.shared && (await this.fromShared(this.shared))) return;
+      this.source = 'upstream';
       const res = await this.upstream.request(this.url, { headers: { ...this.headers, 'accept-encoding': 'identity' } });
       if (res.status !== 200) {
         res.body.resume();
@@ -89,25 +109,10 @@ export class Download extends EventEmitter {
         throw new PipcacheError('E_TRUNCATED', `${this.url}: upstream length ${this.size}, index says ${this.expectedSize}`);
       }
       this.setState('running');
-      const onFlushed = (n: number): void => {
-        this.flushed = n;
-        this.emit('progress');
-      };
-      for await (const chunk of res.body) {
-        if (this.size === null && this.writer.bytes + (chunk as Buffer).length > this.maxUnknownBytes) {
-          res.body.destroy();
-          throw new PipcacheError('E_LIMIT', `${this.url}: body of unknown size exceeds ${this.maxUnknownBytes} bytes (limits.unknownFileBytes)`);
-        }
-        if (!this.writer.write(chunk as Buffer, onFlushed)) await this.writer.waitDrain();
-      }
-      if (this.size !== null && this.writer.bytes !== this.size) {
-        throw new PipcacheError('E_TRUNCATED', `${this.url}: got ${this.writer.bytes} of ${this.size} bytes`);
-      }
+      await this.copy(res.body, true);
       const { size } = await this.writer.commit(this.expectedSha256);
-      this.flushed = size;
-      this.size = size;
-      await this.onVerified(size);
-      this.setState('done');
+      await this.finish(size);
+      this.shared?.put(this.expectedSha256, size);
     } catch (err) {
       await this.writer.abort();
       // A local write failure (a full disk) is ours, not upstream's: say so.
@@ -116,6 +121,74 @@ export class Download extends EventEmitter {
         (err instanceof PipcacheError ? err : new PipcacheError('E_TRUNCATED', `${this.url}: body failed: ${(err as Error).message}`, { cause: err }));
       this.log.error({ url: this.url, code: e.code, err: e.message }, 'download discarded; nothing cached');
       this.fail(e);
+    }
+  }
+
+  /** Writes a body to the temp file; `publish`: readers may follow it as it is flushed. */
+  private async copy(body: Readable, publish: boolean): Promise<void> {
+    const onFlushed = publish
+      ? (n: number): void => {
+          this.flushed = n;
+          this.emit('progress');
+        }
+      : (): void => undefined;
+    for await (const chunk of body) {
+      if (this.size === null && this.writer.bytes + (chunk as Buffer).length > this.maxUnknownBytes) {
+        body.destroy();
+        throw new PipcacheError('E_LIMIT', `${this.url}: body of unknown size exceeds ${this.maxUnknownBytes} bytes (limits.unknownFileBytes)`);
+      }
+      if (!this.writer.write(chunk as Buffer, onFlushed)) await this.writer.waitDrain();
+    }
+    if (this.size !== null && this.writer.bytes !== this.size) {
+      throw new PipcacheError('E_TRUNCATED', `${this.url}: got ${this.writer.bytes} of ${this.size} bytes`);
+    }
+  }
+
+  private async finish(size: number): Promise<void> {
+    this.flushed = size;
+    this.size = size;
+    await this.onVerified(size);
+    this.setState('done');
+  }
+
+  /**
+   * Tries the shared tier. True when the blob came from it, verified and
+   * stored; false when the download should go upstream (absent, unreachable,
+   * or refused before a byte was served). A refused object that was already
+   * being served fails the download: its readers got all but the last byte,
+   * so they fail cleanly, and the next request goes upstream.
+   */
+  private async fromShared(shared: SharedBlobs): Promise<boolean> {
+    const obj = await shared.get(this.expectedSha256);
+    if (!obj) return false;
+    const sha = this.expectedSha256;
+    if (this.expectedSize !== null && obj.size !== null && obj.size !== this.expectedSize) {
+      obj.body.destroy();
+      shared.refuse(sha, `size ${obj.size}, the index says ${this.expectedSize}`);
+      return false;
+    }
+    this.size = obj.size ?? this.expectedSize;
+    const stream = this.size === null || this.size > VERIFY_BEFORE_SERVE_BYTES;
+    this.source = 'shared';
+    if (stream) this.setState('running');
+    try {
+      await this.copy(obj.body, stream);
+      const { size } = await this.writer.commit(sha);
+      shared.served(sha, size);
+      await this.finish(size);
+      return true;
+    } catch (err) {
+      obj.body.destroy();
+      // A local failure (a full disk) is not the object's fault.
+      if (this.writer.error || isPipcacheError(err, 'E_DISK')) throw err;
+      const reason = (err as Error).message;
+      shared.refuse(sha, reason);
+      if (stream) throw new PipcacheError('E_HASH_MISMATCH', `${this.url}: the shared copy was refused (${reason}); the next request goes upstream`, { cause: err });
+      await this.writer.abort();
+      this.writerNow = this.store.createWriter();
+      this.size = null;
+      this.source = undefined;
+      return false;
     }
   }
 

@@ -9,6 +9,7 @@ import { FileLookup, type Found, type PageSource } from './file-lookup.js';
 import { SmallBlobCache } from '../store/small-blob-cache.js';
 import type { Store } from '../store/store.js';
 import type { Leases, Release } from '../store/leases.js';
+import type { SharedBlobs } from './shared-blobs.js';
 
 /** Blobs up to this size are served from memory once read. */
 const SMALL_BLOB_BYTES = 256 * 1024;
@@ -30,6 +31,8 @@ export interface FileServiceDeps {
   store: Store;
   /** Blobs being served or downloaded, which eviction leaves alone. */
   leases: Leases;
+  /** The team tier, asked before upstream on a miss and fed verified upstream downloads; null when none. */
+  shared?: SharedBlobs | null;
 }
 
 /** The blob a URL stands for: an archive or its PEP 658 metadata. */
@@ -280,6 +283,7 @@ export class FileService {
       (size) => this.markStored(t, sha, size),
       this.deps.maxUnknownBytes(),
       this.deps.gate.upstreamHeaders(new URL(t.url)),
+      this.deps.shared ?? null,
     );
     this.downloads.set(sha, dl);
     // Held from the first byte until recorded: eviction never takes a blob
