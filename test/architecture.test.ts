@@ -12,7 +12,7 @@ const DAEMON = join(ROOT, 'packages/daemon/src');
 
 /** Room -> the rooms it may import. `.` is the daemon's top level (wiring, main). */
 const MAY_IMPORT: Record<string, readonly string[]> = {
-  '.': ['control', 'export', 'import', 'proxy', 'files', 'pages', 'upstream', 'store', 'archive', 'simple', 'tls', 'log', 'metrics'],
+  '.': ['control', 'export', 'import', 'proxy', 'files', 'pages', 'upstream', 'store', 'archive', 'simple', 'tls', 'log', 'metrics', 'team'],
   control: ['export', 'import', 'proxy', 'files', 'pages', 'upstream', 'store'],
   proxy: ['files', 'pages', 'upstream', 'store', 'simple', 'tls'],
   metrics: [],
@@ -21,6 +21,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   files: ['pages', 'upstream', 'store'],
   pages: ['upstream', 'store', 'simple'],
   upstream: [],
+  team: ['files'],
   store: ['simple'],
   simple: [],
   archive: [],

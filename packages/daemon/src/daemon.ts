@@ -25,6 +25,8 @@ import { upstreamTrust } from './upstream/trust.js';
 import { PageService } from './pages/page-service.js';
 import { PageResponder } from './proxy/serve-page.js';
 import { FileService } from './files/file-service.js';
+import { openTeamTier } from './team/open-team.js';
+import type { TeamTier } from './team/team-tier.js';
 import { Router } from './proxy/router.js';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
 import { listenControl } from './control/server.js';
@@ -81,6 +83,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   let upstream: UpstreamClient | undefined;
   let files: FileService | undefined;
   let evictor: Evictor | undefined;
+  let team: TeamTier | null = null;
   let proxy: ProxyServer | undefined;
   let control: net.Server | undefined;
   let address = { host: config.host, port: config.port };
@@ -140,6 +143,14 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     const leases = new Leases(() => evictor?.check());
     evictor = new Evictor({ ledger, leases, store, isPinned, maxSize: () => config.maxSize ?? defaultCap, log: logger.child({ mod: 'evict' }) });
     evictor.check();
+    // Changing `shared` takes a restart: the tier is built once, here.
+    team = openTeamTier(config.shared, {
+      settings: { get: (name) => opened.catalog.getSetting(name), set: (name, value) => opened.catalog.setSetting(name, value) },
+      blobPath: (sha) => blobs.path(sha),
+      blobSize: (sha) => blobs.size(sha),
+      log: logger.child({ mod: 'team' }),
+    });
+    team?.start();
     files = new FileService({
       catalog: opened.catalog,
       blobs,
@@ -150,6 +161,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       pages,
       store,
       leases,
+      shared: team,
     });
     const importer = new Importer({
       catalog: opened.catalog,
@@ -210,6 +222,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         pins,
         pinner,
         eviction: () => (evictor as Evictor).status(),
+        team: () => team?.status(),
       }),
       logger.child({ mod: 'control' }),
     );
@@ -274,6 +287,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       await waitForDownloads(DISCARD_WAIT_MS);
       await closed;
       await files?.flushHits();
+      await team?.stop();
       await evictor?.stop();
       await catalog?.close();
       logger.info('stopped');

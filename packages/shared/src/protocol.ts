@@ -82,6 +82,29 @@ export interface StatusResult {
     bytesEvicted: number;
     hitRate: number | null;
   };
+  /** The team tier (shared.s3); absent when none is configured. */
+  team?: TeamStatus;
+}
+
+/**
+ * The shared bucket as this daemon sees it: `up`, or `down` after a failure
+ * (requests go upstream without asking it until it is retried). Counts since start.
+ */
+export interface TeamStatus {
+  location: string;
+  state: 'up' | 'down';
+  /** Blobs served from the bucket, verified. */
+  hits: number;
+  /** Lookups the bucket did not hold. */
+  misses: number;
+  uploads: number;
+  bytesUploaded: number;
+  /** Verified blobs waiting to be uploaded (kept across restarts). */
+  backlog: number;
+  /** Objects whose bytes did not match their name. */
+  refused: number;
+  errors: number;
+  lastError: string | null;
 }
 
 export interface LsFile {

@@ -15,6 +15,16 @@ function diskRows(st: StatusResult): [string, string][] {
   ];
 }
 
+function teamRows(st: StatusResult): [string, string][] {
+  const t = st.team;
+  if (!t) return [];
+  return [
+    ['team', `${t.location}: ${t.state}`],
+    ['team use', `${t.hits} hits, ${t.misses} misses, ${t.refused} refused; ${t.uploads} uploads (${formatBytes(t.bytesUploaded)}), ${t.backlog} waiting`],
+    ['team errors', t.errors === 0 ? '0' : `${t.errors}, last: ${t.lastError ?? '-'}`],
+  ];
+}
+
 export async function status(): Promise<{ result: unknown; text: string }> {
   const st = await call<StatusResult>(paths().socket, 'status');
   const r = st.requests;
@@ -29,6 +39,7 @@ export async function status(): Promise<{ result: unknown; text: string }> {
     ['requests', `${r.hits} hits, ${r.misses} misses, ${r.revalidated} revalidated, ${r.stale} served stale`],
     ['served', `${formatBytes(r.bytesFromCache)} from cache, ${formatBytes(r.bytesFromUpstream)} from upstream`],
     ...diskRows(st),
+    ...teamRows(st),
   ]);
   return { result: st, text };
 }

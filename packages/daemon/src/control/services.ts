@@ -1,4 +1,4 @@
-import type { Config, HomePaths } from '@pipcache/shared';
+import type { Config, HomePaths, TeamStatus } from '@pipcache/shared';
 import type { Catalog } from '../store/catalog.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Stats } from '../proxy/stats.js';
@@ -31,4 +31,6 @@ export interface ControlServices {
   pinner: (req: PinRequest, progress?: (p: ProgressEvent) => void) => Promise<PinResult>;
   /** The size cap and what eviction did since start. */
   eviction: () => EvictionStatus;
+  /** The team tier's state and counts; undefined when none is configured. */
+  team?: () => TeamStatus | undefined;
 }

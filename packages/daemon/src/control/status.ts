@@ -28,6 +28,7 @@ export function status(services: ControlServices): StatusResult {
   const requests = services.stats.snapshot();
   const eviction = services.eviction();
   const served = requests.hits + requests.misses;
+  const team = services.team?.();
   return {
     pid: process.pid,
     version: services.version,
@@ -48,5 +49,6 @@ export function status(services: ControlServices): StatusResult {
       maxSizeDefault: services.config().maxSize === null,
       hitRate: served > 0 ? requests.hits / served : null,
     },
+    ...(team ? { team } : {}),
   };
 }
