@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StatusResult, TeamStatus } from '@pipcache/shared';
+import type { TestDaemon } from '../helpers/daemon.js';
+import { startObjectStore, type ObjectStore } from '../helpers/object-store.js';
+import type { Venv } from '../helpers/venv.js';
+import { createWorld, type World } from '../helpers/world.js';
+
+/**
+ * The team tier against a real object store (Swift's S3 API on loopback):
+ * one daemon fills the bucket, others install from it, refuse a corrupted
+ * object, and get by without a hung store.
+ */
+const BUCKET = 'pipcache-team';
+const PREFIX = 'team/';
+const TIMEOUT_MS = 1500;
+const CLOSURE = [
+  ['app', '1.0'],
+  ['liba', '1.0'],
+  ['libb', '2.0'],
+] as const;
+
+let world: World;
+let store: ObjectStore;
+let venv: Venv;
+let homes = 0;
+let downloads = 0;
+let coldMs = 0;
+
+async function teamDaemon(): Promise<TestDaemon> {
+  const home = join(world.dir, `team-home-${homes++}`);
+  await mkdir(home, { recursive: true });
+  const shared = { s3: { endpoint: store.endpoint, bucket: BUCKET, prefix: PREFIX, region: store.region, forcePathStyle: true }, timeoutMs: TIMEOUT_MS };
+  await writeFile(join(home, 'config.json'), JSON.stringify({ shared }));
+  return world.startDaemon({ home, extraEnv: store.env });
+}
+
+/** pip downloads the closure of `app`; returns the directory and how long it took. */
+async function fetchClosure(d: TestDaemon): Promise<{ dir: string; ms: number }> {
+  const dir = join(world.dir, `dl-${downloads++}`);
+  const t0 = performance.now();
+  const r = await venv.pip(['download', '--no-cache-dir', '-d', dir, 'app'], d.pipEnv, 120_000);
+  expect(r.code, r.stderr + r.stdout).toBe(0);
+  return { dir, ms: performance.now() - t0 };
+}
+
+/** Every file of the closure arrived with the digest the index gives. */
+async function expectVerified(dir: string): Promise<void> {
+  for (const [p, v] of CLOSURE) {
+    const f = world.file(p, v);
+    const sha = createHash('sha256').update(await readFile(join(dir, f.filename))).digest('hex');
+    expect(sha, f.filename).toBe(f.sha256);
+  }
+}
+
+async function team(d: TestDaemon): Promise<TeamStatus> {
+  const r = await d.cli(['status', '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  const st = JSON.parse(r.stdout) as StatusResult;
+  if (!st.team) throw new Error('status has no team block');
+  return st.team;
+}
+
+async function fetches(): Promise<Map<string, number>> {
+  return new Map(CLOSURE.map(([p, v]) => [p, world.pypi.counters.files.get(world.file(p, v).filename) ?? 0]));
+}
+
+beforeAll(async () => {
+  world = await createWorld('team', [
+    { name: 'app', version: '1.0', requires: ['liba', 'libb'] },
+    { name: 'liba', version: '1.0' },
+    { name: 'libb', version: '2.0' },
+  ]);
+  store = await startObjectStore(join(world.dir, 'swift'));
+  await store.createBucket(BUCKET);
+  venv = await world.venv();
+}, 180_000);
+
+afterAll(async () => {
+  await store?.stop().catch(() => undefined);
+  await world?.close();
+});
+
+describe('the team tier on an S3-compatible bucket', () => {
+  it('daemon A installs from upstream and its verified blobs land in the bucket', async () => {
+    const a = await teamDaemon();
+    const cold = await fetchClosure(a);
+    coldMs = cold.ms;
+    await expectVerified(cold.dir);
+    const deadline = Date.now() + 30_000;
+    let t = await team(a);
+    while ((t.backlog > 0 || t.uploads < CLOSURE.length) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      t = await team(a);
+    }
+    expect(t).toMatchObject({ state: 'up', backlog: 0, errors: 0 });
+    expect(t.uploads).toBeGreaterThanOrEqual(CLOSURE.length);
+    for (const [p, v] of CLOSURE) {
+      const f = world.file(p, v);
+      const head = await store.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}blobs/${f.sha256}` }));
+      expect(head.ContentLength, f.filename).toBe(f.size);
+    }
+    const logs = JSON.stringify(await a.logs());
+    expect(logs).not.toContain(store.env.AWS_SECRET_ACCESS_KEY);
+  });
+
+  it('daemon B (another home) gets every file from the bucket, verified, with no archive fetched upstream', async () => {
+    const b = await teamDaemon();
+    const before = world.archiveFetches();
+    const got = await fetchClosure(b);
+    await expectVerified(got.dir);
+    expect(world.archiveFetches()).toBe(before);
+    const t = await team(b);
+    expect(t.hits).toBeGreaterThanOrEqual(CLOSURE.length);
+    expect(t).toMatchObject({ state: 'up', refused: 0, errors: 0, uploads: 0 });
+  });
+
+  it('a corrupted object is refused, not served or cached, and the file comes from upstream', async () => {
+    const liba = world.file('liba', '1.0');
+    const bytes = await readFile(liba.path);
+    const mid = bytes.length >> 1;
+    bytes.writeUInt8((bytes.readUInt8(mid) ^ 0xff) & 0xff, mid); // same size: only the digest can tell
+    await store.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}blobs/${liba.sha256}`, Body: bytes }));
+    const c = await teamDaemon();
+    const before = await fetches();
+    const got = await fetchClosure(c);
+    await expectVerified(got.dir);
+    const after = await fetches();
+    expect(after.get('liba')).toBe((before.get('liba') ?? 0) + 1);
+    expect(after.get('app')).toBe(before.get('app'));
+    expect(after.get('libb')).toBe(before.get('libb'));
+    const refusals = (await c.logs()).filter((l) => l.msg.startsWith('team bucket object refused'));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]?.sha256).toBe(liba.sha256);
+    expect(await team(c)).toMatchObject({ refused: 1 });
+  });
+
+  it('a hung bucket costs at most the configured delay once, said once in the log; the install succeeds from upstream', async () => {
+    const d = await teamDaemon();
+    await store.freeze();
+    try {
+      const before = world.archiveFetches();
+      const got = await fetchClosure(d);
+      await expectVerified(got.dir);
+      expect(world.archiveFetches()).toBe(before + CLOSURE.length);
+      const warnings = (await d.logs()).filter((l) => l.msg.startsWith('team bucket unavailable'));
+      expect(warnings).toHaveLength(1);
+      expect(await team(d)).toMatchObject({ state: 'down' });
+      // One lookup waits out the delay; the others skip the bucket while it is down.
+      console.log(`cold install ${Math.round(coldMs)} ms; with the bucket hung ${Math.round(got.ms)} ms (timeoutMs ${TIMEOUT_MS})`);
+      expect(got.ms).toBeLessThan(coldMs + TIMEOUT_MS + 10_000);
+    } finally {
+      await store.thaw();
+    }
+  });
+});
