@@ -53,14 +53,20 @@ export class Bucket {
 
   /** The object, or null when there is none. Throws when the bucket cannot answer in time. */
   async get(sha256: string): Promise<BucketObject | null> {
+    // The deadline covers the answer's headers only: an abort after them
+    // would cut the body, whose silences the socket timeout bounds instead.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new DOMException('no answer within shared.timeoutMs', 'TimeoutError')), this.timeoutMs);
     try {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.s3.bucket, Key: this.key(sha256) }), {
-        abortSignal: AbortSignal.timeout(this.timeoutMs),
+        abortSignal: deadline.signal,
       });
       return { body: res.Body as Readable, size: res.ContentLength ?? null };
     } catch (err) {
       if (isMissing(err)) return null;
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
