@@ -99,6 +99,8 @@ export interface TeamStatus {
   misses: number;
   uploads: number;
   bytesUploaded: number;
+  /** Time the completed uploads took. */
+  uploadSeconds: number;
   /** Verified blobs waiting to be uploaded (kept across restarts). */
   backlog: number;
   /** Objects whose bytes did not match their name. */

@@ -129,6 +129,7 @@ export class TeamTier implements SharedBlobs {
       misses: this.misses,
       uploads: this.uploader.uploads,
       bytesUploaded: this.uploader.bytesUploaded,
+      uploadSeconds: Math.round(this.uploader.uploadMs) / 1000,
       backlog: this.uploader.size,
       refused: this.refusedCount,
       errors: this.errors,

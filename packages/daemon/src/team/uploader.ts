@@ -43,6 +43,8 @@ export class Uploader {
   private waiters: (() => void)[] = [];
   uploads = 0;
   bytesUploaded = 0;
+  /** Time spent in uploads that completed (for a throughput figure). */
+  uploadMs = 0;
 
   constructor(private readonly deps: UploaderDeps) {
     this.queue = deps.store.load().slice(-MAX_BACKLOG);
@@ -112,7 +114,9 @@ export class Uploader {
     const size = await this.deps.blobSize(entry.sha256);
     if (size === null) return; // evicted or removed here: nothing to share
     if (await this.deps.bucket.has(entry.sha256)) return;
+    const t0 = performance.now();
     await this.deps.bucket.upload(entry.sha256, this.deps.blobPath(entry.sha256), size, this.stopping.signal);
+    this.uploadMs += performance.now() - t0;
     this.uploads++;
     this.bytesUploaded += size;
     this.deps.log.debug({ sha256: entry.sha256, size }, 'uploaded to the team bucket');
