@@ -99,7 +99,7 @@ export interface TeamStatus {
   misses: number;
   uploads: number;
   bytesUploaded: number;
-  /** Time the completed uploads took. */
+  /** Wall time the uploader was busy (at least one upload running). */
   uploadSeconds: number;
   /** Verified blobs waiting to be uploaded (kept across restarts). */
   backlog: number;

@@ -14,6 +14,8 @@ export interface BacklogStore {
 
 /** More than this waiting means the bucket has been gone for long: the oldest are dropped (they stay cached locally). */
 const MAX_BACKLOG = 10_000;
+/** Small blobs are mostly round trips (a HEAD, then a PUT): a few at once keep the link busy. */
+const CONCURRENT_UPLOADS = 4;
 /** A failed upload is tried again after this long. */
 const RETRY_MS = 30_000;
 
@@ -29,22 +31,23 @@ export interface UploaderDeps {
 }
 
 /**
- * Uploads verified blobs in the background, one at a time, oldest first.
+ * Uploads verified blobs in the background, a few at a time, oldest first.
  * An object already in the bucket (HEAD) is not uploaded again; a blob
  * evicted locally before its turn is dropped from the backlog.
  */
 export class Uploader {
   private readonly queue: BacklogEntry[];
   private readonly queued = new Set<string>();
-  private running: Promise<void> | null = null;
+  private readonly inFlight = new Map<string, Promise<void>>();
   private retry: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
   private readonly stopping = new AbortController();
   private waiters: (() => void)[] = [];
   uploads = 0;
   bytesUploaded = 0;
-  /** Time spent in uploads that completed (for a throughput figure). */
+  /** Wall time with at least one upload running (for a throughput figure). */
   uploadMs = 0;
+  private busySince = 0;
 
   constructor(private readonly deps: UploaderDeps) {
     this.queue = deps.store.load().slice(-MAX_BACKLOG);
@@ -64,18 +67,42 @@ export class Uploader {
     this.kick();
   }
 
-  /** Starts the pump unless it runs, the bucket is down, or nothing waits. */
+  /** Starts uploads up to the limit, unless stopping, the bucket is down, or nothing waits. */
   kick(): void {
-    if (this.running || this.stopping.signal.aborted) return;
-    if (this.queue.length === 0 || !this.deps.available()) return this.settle();
-    this.running = this.pump().finally(() => {
-      this.running = null;
-      this.settle();
-    });
+    while (!this.stopping.signal.aborted && this.inFlight.size < CONCURRENT_UPLOADS && this.deps.available()) {
+      const next = this.queue.find((e) => !this.inFlight.has(e.sha256));
+      if (!next) break;
+      if (this.inFlight.size === 0) this.busySince = performance.now();
+      this.inFlight.set(next.sha256, this.runOne(next));
+    }
+    this.settle();
+  }
+
+  private async runOne(entry: BacklogEntry): Promise<void> {
+    try {
+      await this.uploadOne(entry);
+      this.deps.succeeded();
+      const i = this.queue.indexOf(entry);
+      if (i >= 0) this.queue.splice(i, 1);
+      this.queued.delete(entry.sha256);
+      this.persist();
+    } catch (err) {
+      if (this.stopping.signal.aborted) return;
+      this.deps.log.warn({ sha256: entry.sha256, err: describeError(err) }, 'team upload failed; kept in the backlog');
+      this.deps.failed(err);
+      clearTimeout(this.retry);
+      this.retry = setTimeout(() => this.kick(), RETRY_MS);
+      this.retry.unref();
+    } finally {
+      this.inFlight.delete(entry.sha256);
+      if (this.inFlight.size === 0) this.uploadMs += performance.now() - this.busySince;
+      // Next in line, or (the bucket down) nothing until the retry.
+      setImmediate(() => this.kick());
+    }
   }
 
   private settle(): void {
-    if (this.running) return;
+    if (this.inFlight.size > 0) return;
     if (this.queue.length > 0 && this.deps.available() && !this.stopping.signal.aborted) return;
     const waiters = this.waiters;
     this.waiters = [];
@@ -89,34 +116,11 @@ export class Uploader {
     });
   }
 
-  private async pump(): Promise<void> {
-    while (this.queue.length > 0 && !this.stopping.signal.aborted && this.deps.available()) {
-      const entry = this.queue[0] as BacklogEntry;
-      try {
-        await this.uploadOne(entry);
-        this.deps.succeeded();
-      } catch (err) {
-        if (this.stopping.signal.aborted) return;
-        this.deps.log.warn({ sha256: entry.sha256, err: describeError(err) }, 'team upload failed; kept in the backlog');
-        this.deps.failed(err);
-        clearTimeout(this.retry);
-        this.retry = setTimeout(() => this.kick(), RETRY_MS);
-        this.retry.unref();
-        return;
-      }
-      this.queue.shift();
-      this.queued.delete(entry.sha256);
-      this.persist();
-    }
-  }
-
   private async uploadOne(entry: BacklogEntry): Promise<void> {
     const size = await this.deps.blobSize(entry.sha256);
     if (size === null) return; // evicted or removed here: nothing to share
     if (await this.deps.bucket.has(entry.sha256)) return;
-    const t0 = performance.now();
     await this.deps.bucket.upload(entry.sha256, this.deps.blobPath(entry.sha256), size, this.stopping.signal);
-    this.uploadMs += performance.now() - t0;
     this.uploads++;
     this.bytesUploaded += size;
     this.deps.log.debug({ sha256: entry.sha256, size }, 'uploaded to the team bucket');
@@ -133,7 +137,7 @@ export class Uploader {
   async stop(): Promise<void> {
     this.stopping.abort();
     clearTimeout(this.retry);
-    await this.running;
+    await Promise.all(this.inFlight.values());
     this.settle();
     await this.saving;
   }
