@@ -251,7 +251,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
           if (next.offline !== prev.offline) offline.configChanged(next.offline);
           chooseProxy();
           if (next.maxSize !== prev.maxSize) evictor?.check();
-          const restart = (['port', 'host', 'caFile'] as const).filter((k) => next[k] !== prev[k]);
+          const restart: string[] = (['port', 'host', 'caFile'] as const).filter((k) => next[k] !== prev[k]);
+          if (JSON.stringify(next.shared) !== JSON.stringify(prev.shared)) restart.push('shared');
           logger.info({ offline: offline.isOn, ...(restart.length ? { needsRestart: restart } : {}) }, 'config reloaded');
         },
         logger.child({ mod: 'config' }),
