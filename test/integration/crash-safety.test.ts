@@ -35,11 +35,11 @@ const MEDIUM_RATE = 2_000_000;
 /** The kill lands this long (at most) after a big download is seen writing its temp file. */
 const KILL_WINDOW_MS = 1_000;
 /**
- * EVICTION: once the daemon has the `maxSize` config key, set a small cap
- * here (e.g. '8MiB', below what the big files add up to) so that eviction
- * runs during the workload and is killed too. Off until that key exists.
+ * A cap below what the big files add up to: eviction runs during the
+ * workload and is killed too. Evicted files are fetched again when read
+ * back, so only the no-refetch check depends on it.
  */
-const EVICTION_CAP: string | undefined = undefined;
+const EVICTION_CAP: string | undefined = '8MiB';
 
 const tiny = (round: number, i: number): string => `crash-r${round}-p${i}`;
 const medium = (round: number): string => `crash-r${round}-medium`;
@@ -183,7 +183,7 @@ function control<T>(command: string): Promise<T> {
 }
 
 describe('SIGKILL at random moments', () => {
-  it(`${ROUNDS} kills during downloads and page saves: the home stays whole and what was published is served`, async () => {
+  it(`${ROUNDS} kills during downloads, page saves and eviction: the home stays whole and what was published is served`, async () => {
     const pypi = world.pypi;
     const published = new Set<BuiltFile>();
     const closure = ['crashapp', 'crashdep-a', 'crashdep-b'].map((p) => world.file(p, '1.0'));
@@ -262,8 +262,9 @@ describe('SIGKILL at random moments', () => {
         const pid = await daemon.pid();
         expect(pid).not.toBe(pidBefore);
         const check = await startCheck(daemon, pid);
-        // Publishing writes the blob before the record: a kill never leaves a record without its blob.
-        if (!EVICTION_CAP) expect(check.recordsForgotten, `round ${round}`).toBe(0);
+        // Publishing writes the blob before the record, eviction changes the records before it
+        // removes the blob: a kill never leaves a record without its blob.
+        expect(check.recordsForgotten, `round ${round}`).toBe(0);
         // Every temp file the kill left is swept, and said so.
         expect(check.tempFreed, `round ${round}`).toBe(tmpAtKill);
         orphansFreed += check.blobsFreed as number;
@@ -303,7 +304,10 @@ describe('SIGKILL at random moments', () => {
       await Promise.all([verified(), readBack(), installed()]);
       timings.push(Date.now() - started);
     }
-    console.log(`crash-safety: ${ROUNDS} rounds, ms per round ${timings.join(' ')}; files published ${published.size}; at restarts ${tempFreed} temp files and ${orphansFreed} unrecorded blobs freed`);
+    const evictions = (await daemon.logs()).filter((l) => l.msg === 'evicted the least recently used files to stay under maxSize').length;
+    console.log(`crash-safety: ${ROUNDS} rounds, ms per round ${timings.join(' ')}; files published ${published.size}; at restarts ${tempFreed} temp files and ${orphansFreed} unrecorded blobs freed; ${evictions} eviction passes`);
+    // The cap made eviction run between the kills.
+    if (EVICTION_CAP) expect(evictions).toBeGreaterThan(0);
     expect(pypi.errors).toEqual([]);
   }, 400_000);
 });

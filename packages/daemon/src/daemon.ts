@@ -6,14 +6,8 @@ import { join } from 'node:path';
 import { interceptedHosts, type Config, type HomePaths } from '@pipcache/shared';
 import { startInterception } from './tls/interception.js';
 import type { Catalog } from './store/catalog.js';
-import { openStore } from './store/open-store.js';
-import { Store } from './store/store.js';
-import { checkStoreAtStart } from './store/start-check.js';
-import { BlobLedger } from './store/blob-ledger.js';
-import { ledgerCatalog, loadLedger } from './store/ledger-catalog.js';
-import { Leases } from './store/leases.js';
-import { Evictor } from './store/evictor.js';
-import { defaultCapFor, sizeUnsized } from './store/disk-cap.js';
+import type { Evictor } from './store/evictor.js';
+import { keepStore } from './store/keeper.js';
 import { OfflineSwitch } from './offline-switch.js';
 import { UpstreamGate } from './upstream/gate.js';
 import { UpstreamCredentials } from './upstream/credentials.js';
@@ -36,7 +30,6 @@ import { Monitoring } from './proxy/monitoring.js';
 import { DaemonMetrics, storedTotals } from './metrics/metrics.js';
 import { createExporter } from './export/export-service.js';
 import { createPinner } from './export/pin-service.js';
-import { Pins } from './store/pins.js';
 import { Importer } from './import/importer.js';
 import { watchConfig, watchInbox } from './watch.js';
 import type { FSWatcher } from 'chokidar';
@@ -91,7 +84,6 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   const watchers: FSWatcher[] = [];
   const startedAt = new Date();
   const stats = new Stats();
-  // The eviction code counts into `metrics.evictions` / `metrics.bytesEvicted` (or calls `metrics.evicted`).
   let offlineState: OfflineSwitch | undefined;
   const metrics = new DaemonMetrics({
     downloadsInFlight: () => files?.activeDownloads ?? 0,
@@ -110,16 +102,20 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   async function start(): Promise<{ host: string; port: number }> {
     await mkdir(paths.home, { recursive: true, mode: 0o700 });
     const interception = await startInterception(paths, interceptedHosts(config), opts.extraCaFile, logger);
-    const raw = await openStore(paths, logger);
-    // Every catalog write keeps the running total of stored bytes (one scan now, none later).
-    const ledger = new BlobLedger(() => evictor?.check());
-    const opened = { catalog: ledgerCatalog(raw.catalog, ledger), blobs: raw.blobs };
-    loadLedger(opened.catalog, ledger);
-    await sizeUnsized(ledger, opened.blobs);
-    catalog = opened.catalog;
-    const { blobs } = opened;
-    const defaultCap = await defaultCapFor(paths.home);
-    const offline = new OfflineSwitch(opened.catalog, config.offline, logger);
+    // Listings change as files are stored, forgotten or evicted; pages exist only once the store is open.
+    let pages: PageService | undefined;
+    const onListingChanged = (origin: string, project: string): void => pages?.listingChanged(origin, project);
+    const kept = await keepStore({
+      paths,
+      maxSize: () => config.maxSize,
+      onListingChanged,
+      onEvicted: (bytes) => metrics.evicted(bytes),
+      log: logger,
+    });
+    catalog = kept.catalog;
+    evictor = kept.evictor;
+    const { blobs, store, pins, leases } = kept;
+    const offline = new OfflineSwitch(kept.catalog, config.offline, logger);
     offlineState = offline;
     const env = opts.env ?? process.env;
     const credentials = new UpstreamCredentials({ env: () => env, netrcPath: () => env.NETRC ?? join(homedir(), '.netrc') });
@@ -133,26 +129,17 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       observe: (kind, seconds, ok) => metrics.upstream(kind, seconds, ok),
     });
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
-    const pages = new PageService({ catalog: opened.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
-    const onListingChanged = (origin: string, project: string): void => pages.listingChanged(origin, project);
-    const store = new Store({ catalog: opened.catalog, blobs, onListingChanged });
-    await checkStoreAtStart(store, logger.child({ mod: 'store' }));
-    const pins = Pins.load(opened.catalog);
-    /** Whether a pin set keeps the blob `sha256`: eviction takes it as its `isPinned` and never removes such a blob. */
-    const isPinned = (sha256: string): boolean => pins.isPinned(sha256);
-    const leases = new Leases(() => evictor?.check());
-    evictor = new Evictor({ ledger, leases, store, isPinned, maxSize: () => config.maxSize ?? defaultCap, log: logger.child({ mod: 'evict' }) });
-    evictor.check();
+    pages = new PageService({ catalog: kept.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
     // Changing `shared` takes a restart: the tier is built once, here.
     team = openTeamTier(config.shared, {
-      settings: { get: (name) => opened.catalog.getSetting(name), set: (name, value) => opened.catalog.setSetting(name, value) },
+      settings: { get: (name) => kept.catalog.getSetting(name), set: (name, value) => kept.catalog.setSetting(name, value) },
       blobPath: (sha) => blobs.path(sha),
       blobSize: (sha) => blobs.size(sha),
       log: logger.child({ mod: 'team' }),
     });
     team?.start();
     files = new FileService({
-      catalog: opened.catalog,
+      catalog: kept.catalog,
       blobs,
       upstream,
       gate,
@@ -164,17 +151,14 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       shared: team,
     });
     const importer = new Importer({
-      catalog: opened.catalog,
+      catalog: kept.catalog,
       blobs,
       log: logger.child({ mod: 'import' }),
       origin: () => new URL(config.indexUpstream).host,
       onListingChanged,
     });
-    /** Bytes of every pinned blob, each counted once. */
-    const pinnedBytes = (): number => pins.pinnedBytes();
-    logger.info({ sets: pins.list().length, pinnedBytes: pinnedBytes() }, 'pins loaded');
     const exportDeps = {
-      catalog: opened.catalog,
+      catalog: kept.catalog,
       blobs,
       pages,
       files,
@@ -203,7 +187,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     control = await listenControl(
       paths.socket,
       controlHandlers({
-        catalog: opened.catalog,
+        catalog: kept.catalog,
         blobs,
         stats,
         paths,
@@ -260,7 +244,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     );
     address = { host: config.host, port: listening.port };
     chooseProxy();
-    const disk = evictor.status();
+    const disk = kept.evictor.status();
     logger.info({ ...address, home: paths.home, offline: offline.isOn, maxSize: disk.maxSize, stored: disk.bytes }, 'pipcache daemon listening');
     return address;
   }

@@ -1,5 +1,5 @@
 import { fileKeyId, recordKey, type FileKey, type FileRecord } from './catalog.js';
-import { heldBlob } from './store.js';
+import { heldBlob } from './blob-role.js';
 
 /** One stored blob as eviction sees it. */
 export interface LedgerBlob {

@@ -1,6 +1,6 @@
 import type { BlobStore } from './blob-store.js';
 import { fileKeyId, recordKey, type Catalog, type FileKey, type FileRecord } from './catalog.js';
-import type { BlobRole } from './store.js';
+import type { BlobRole } from './blob-role.js';
 
 /**
  * Finds the records that say a blob is stored while the blob is missing or

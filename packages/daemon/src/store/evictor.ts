@@ -16,6 +16,8 @@ export interface EvictorDeps {
   /** The cap in bytes (the config's maxSize, or the default decided at start). */
   maxSize: () => number;
   log: Logger;
+  /** Told each blob it removed, with its size (the metrics count them). */
+  onEvicted?: (bytes: number) => void;
 }
 
 /** What `status` shows of the cap. */
@@ -125,6 +127,7 @@ export class Evictor {
         await store.evict(victim.sha256, ledger.holders(victim.sha256), () => !leases.isHeld(victim.sha256));
         freed += victim.size;
         count++;
+        this.deps.onEvicted?.(victim.size);
       } catch (err) {
         log.error({ sha256: victim.sha256, err: (err as Error).message }, 'could not evict a blob');
       } finally {

@@ -1,25 +1,15 @@
 import type { GcResult } from '@pipcache/shared';
 import type { BlobStore } from './blob-store.js';
 import { recordKey, type Catalog, type FileKey, type FileRecord } from './catalog.js';
+import { heldBlob, type BlobRole } from './blob-role.js';
 import { forgetMissingBlobs } from './check-records.js';
 import { collectGarbage, type GcOptions } from './gc.js';
-
-/** Which blob of a file record: the archive, or its PEP 658 `.metadata`. */
-export interface BlobRole {
-  metadata: boolean;
-}
 
 export interface StoreDeps {
   catalog: Catalog;
   blobs: BlobStore;
   /** A project's stored files changed: its pages list them differently (offline, `stored` views). */
   onListingChanged: (origin: string, project: string) => void;
-}
-
-/** The digest of the blob a record holds in a role, or null when it holds none. */
-export function heldBlob(rec: FileRecord, role: BlobRole): string | null {
-  if (role.metadata) return rec.metadataStored;
-  return rec.stored ? rec.sha256 : null;
 }
 
 /** The record without the blob `sha256`, in whichever role it held it. */
