@@ -82,12 +82,14 @@ export class Uploader {
     try {
       await this.uploadOne(entry);
       this.deps.succeeded();
-      const i = this.queue.indexOf(entry);
-      if (i >= 0) this.queue.splice(i, 1);
-      this.queued.delete(entry.sha256);
-      this.persist();
+      this.drop(entry);
     } catch (err) {
       if (this.stopping.signal.aborted) return;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        // Evicted here between its size check and its read: nothing to share, and not the bucket's fault.
+        this.drop(entry);
+        return;
+      }
       this.deps.log.warn({ sha256: entry.sha256, err: describeError(err) }, 'team upload failed; kept in the backlog');
       this.deps.failed(err);
       clearTimeout(this.retry);
@@ -99,6 +101,13 @@ export class Uploader {
       // Next in line, or (the bucket down) nothing until the retry.
       setImmediate(() => this.kick());
     }
+  }
+
+  private drop(entry: BacklogEntry): void {
+    const i = this.queue.indexOf(entry);
+    if (i >= 0) this.queue.splice(i, 1);
+    this.queued.delete(entry.sha256);
+    this.persist();
   }
 
   private settle(): void {
