@@ -1,8 +1,9 @@
-import { PROTOCOL_VERSION, PipcacheError, type ExportRequest, type HelloResult } from '@pipcache/shared';
+import { PROTOCOL_VERSION, PipcacheError, type HelloResult } from '@pipcache/shared';
 import type { Handler } from './server.js';
 import type { ControlServices } from './services.js';
 import { ls } from './ls.js';
-import { checkPinRequest, listPins, unpin } from './pins.js';
+import { listPins, unpin } from './pins.js';
+import { checkExportRequest, checkPinRequest } from './requests.js';
 import { status } from './status.js';
 import { verifyStore } from './verify.js';
 import { KEEP_RECENT_MS } from '../store/gc.js';
@@ -40,21 +41,3 @@ export function controlHandlers(services: ControlServices): Record<string, Handl
   };
 }
 
-const isLines = (v: unknown): boolean =>
-  Array.isArray(v) && v.every((l) => typeof l === 'object' && l !== null && typeof (l as { text?: unknown }).text === 'string');
-
-function checkExportRequest(args: Record<string, unknown>): ExportRequest {
-  const t = args.target as Record<string, unknown> | undefined;
-  const ok =
-    typeof args.dir === 'string' &&
-    args.dir.startsWith('/') &&
-    isLines(args.roots) &&
-    isLines(args.constraints) &&
-    typeof t === 'object' &&
-    t !== null &&
-    typeof t.pythonVersion === 'string' &&
-    Array.isArray(t.platforms);
-  const pin = args.pin;
-  if (!ok || (pin !== undefined && pin !== 'replace' && pin !== 'add' && pin !== 'none')) throw new PipcacheError('E_PROTOCOL', 'export: malformed request');
-  return args as unknown as ExportRequest;
-}

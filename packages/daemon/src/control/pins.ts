@@ -1,4 +1,4 @@
-import { PipcacheError, type PinRequest, type PinsResult, type UnpinResult } from '@pipcache/shared';
+import { PipcacheError, type PinsResult, type UnpinResult } from '@pipcache/shared';
 import type { Pins } from '../store/pins.js';
 
 /** `pipcache pins`: every pin set, and the bytes all of them keep. */
@@ -21,21 +21,4 @@ export async function unpin(pins: Pins, args: Record<string, unknown>): Promise<
     if (removed) return { name, files: removed.files.length };
   }
   throw new PipcacheError('E_NOT_FOUND', `no pin set named ${names[0] as string}`, { hint: '`pipcache pins` lists them' });
-}
-
-const isLines = (v: unknown): boolean =>
-  Array.isArray(v) && v.every((l) => typeof l === 'object' && l !== null && typeof (l as { text?: unknown }).text === 'string');
-
-export function checkPinRequest(args: Record<string, unknown>): PinRequest {
-  const t = args.target as Record<string, unknown> | undefined;
-  const ok =
-    typeof args.name === 'string' &&
-    isLines(args.roots) &&
-    isLines(args.constraints) &&
-    typeof t === 'object' &&
-    t !== null &&
-    typeof t.pythonVersion === 'string' &&
-    Array.isArray(t.platforms);
-  if (!ok) throw new PipcacheError('E_PROTOCOL', 'pin: malformed request');
-  return args as unknown as PinRequest;
 }

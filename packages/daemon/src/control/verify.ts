@@ -1,5 +1,5 @@
 import type { ProgressEvent, VerifyResult } from '@pipcache/shared';
-import { sha256Of } from '../export/writer.js';
+import { sha256Of } from '../store/digest.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { recordKey, type FileKey, type Catalog } from '../store/catalog.js';
 import type { Store } from '../store/store.js';

@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PipcacheError, type ExportResult } from '@pipcache/shared';
 import { isSafeFilename, parseArchiveFilename } from '@pipcache/pep';
+import { sha256Of } from '../store/digest.js';
 
 export interface ExportItem {
   filename: string;
@@ -17,12 +17,6 @@ export type ExportAction = 'linked' | 'copied' | 'skipped';
 export type ExportSummary = Pick<ExportResult, 'dir' | 'files' | 'bytes' | 'linked' | 'copied' | 'skipped' | 'pruned'> & {
   written: { filename: string; sha256: string; size: number; action: ExportAction }[];
 };
-
-export async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 async function sizeOf(path: string): Promise<number | null> {
   try {

@@ -1,6 +1,7 @@
 import type { UpstreamClient } from '../upstream/client.js';
 import { writeHead, type RequestContext } from './context.js';
 import { answerError } from './answer-error.js';
+import { writable } from './send.js';
 
 /** RFC 9110 7.6.1 hop-by-hop fields, plus proxy credentials meant for us. */
 const HOP_BY_HOP = new Set([
@@ -63,17 +64,7 @@ export async function passThrough(
     for await (const chunk of up.body) {
       ctx.fromUpstream += (chunk as Buffer).length;
       // A client gone while its socket was full never drains: closing ends the wait too.
-      if (!res.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.on('drain', done);
-          res.on('close', done);
-        });
-      }
+      if (!res.write(chunk)) await writable(res);
       if (res.destroyed) break;
     }
     res.end();

@@ -7,6 +7,7 @@ import type { UrlRecord } from '../store/catalog.js';
 import { writeHead, type RequestContext } from './context.js';
 import { answerError } from './answer-error.js';
 import { parseRange } from './range.js';
+import { writable } from './send.js';
 
 /** Read size while following a running download. */
 const FOLLOW_CHUNK = 4 * 1024 * 1024;
@@ -166,17 +167,7 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
         const { bytesRead } = await fh.read(buf, 0, want, pos);
         if (bytesRead === 0) throw new Error(`temp file shorter than reported (${pos} < ${limit})`);
         pos += bytesRead;
-        if (!res.write(bytesRead === want ? buf : buf.subarray(0, bytesRead))) {
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              res.off('drain', done);
-              res.off('close', done);
-              resolve();
-            };
-            res.on('drain', done);
-            res.on('close', done);
-          });
-        }
+        if (!res.write(bytesRead === want ? buf : buf.subarray(0, bytesRead))) await writable(res);
         continue;
       }
       if (dl.state === 'done') {
