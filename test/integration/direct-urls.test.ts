@@ -8,6 +8,7 @@ import type { FakePypi } from '../fixtures/fake-pypi.js';
 import type { LogLine, TestDaemon } from '../helpers/daemon.js';
 import { proxyClient } from '../helpers/proxy-client.js';
 import { createWorld, type World } from '../helpers/world.js';
+import { waitFor } from '../helpers/wait.js';
 
 // Lock-file installers name files by URL, without reading the page:
 // `name @ https://files.pythonhosted.org/...#sha256=...`. pip keeps the
@@ -43,8 +44,16 @@ async function stored(project: string): Promise<string[]> {
   return (ls.files ?? []).filter((f) => f.stored).map((f) => f.filename);
 }
 
-async function requestLines(filename: string): Promise<LogLine[]> {
-  return (await daemon.logs()).filter((l) => l.msg === 'request' && typeof l.path === 'string' && decodeURIComponent(l.path).endsWith(filename));
+/**
+ * The request log lines for `filename`. A request's line is written once its
+ * response has closed, a moment after the client has the body: with
+ * `atLeast`, wait (bounded) until that many are there.
+ */
+async function requestLines(filename: string, atLeast = 0): Promise<LogLine[]> {
+  const lines = async (): Promise<LogLine[]> =>
+    (await daemon.logs()).filter((l) => l.msg === 'request' && typeof l.path === 'string' && decodeURIComponent(l.path).endsWith(filename));
+  await waitFor(`${atLeast} request lines for ${filename}`, async () => (await lines()).length >= atLeast, 5_000, 50);
+  return lines();
 }
 
 beforeAll(async () => {
@@ -82,13 +91,13 @@ describe('direct file URLs', () => {
     expect(pypi.counters.files.get(lib.filename)).toBe(1);
     expect(await stored('directapp')).toEqual([app.filename]);
     expect(await stored('direct.lib')).toEqual([lib.filename]);
-    expect((await requestLines(lib.filename)).map((l) => l.cache)).toEqual(['miss']);
+    expect((await requestLines(lib.filename, 1)).map((l) => l.cache)).toEqual(['miss']);
 
     pypi.resetCounters();
     const warm = await install(reqs);
     expect(warm.code, warm.out).toBe(0);
     expect(world.archiveFetches()).toBe(0);
-    expect((await requestLines(lib.filename)).map((l) => l.cache)).toEqual(['miss', 'hit']);
+    expect((await requestLines(lib.filename, 2)).map((l) => l.cache)).toEqual(['miss', 'hit']);
 
     expect((await daemon.cli(['offline', 'on'])).code).toBe(0);
     await daemon.stop();
@@ -160,7 +169,7 @@ describe('direct file URLs', () => {
       expect(r.code, r.out).not.toBe(0);
       expect(r.out).toMatch(/THESE PACKAGES DO NOT MATCH THE HASHES/);
       expect(await stored('tampered')).toEqual([]);
-      expect((await requestLines(f.filename)).map((l) => l.cache)).toEqual(['bypass']);
+      expect((await requestLines(f.filename, 1)).map((l) => l.cache)).toEqual(['bypass']);
     } finally {
       pypi.faults.corrupt.delete(f.filename);
       pypi.faults.unlisted.delete(f.filename);
@@ -185,7 +194,7 @@ describe('direct file URLs', () => {
       expect(again.status).toBe(200);
       expect(sha256(again.body)).toBe(meta.sha256);
       expect(pypi.counters.requests).toEqual([]);
-      expect((await requestLines(`${f.filename}.metadata`)).map((l) => l.cache)).toEqual(['miss', 'hit']);
+      expect((await requestLines(`${f.filename}.metadata`, 2)).map((l) => l.cache)).toEqual(['miss', 'hit']);
     } finally {
       await daemon.cli(['offline', 'off']);
       await client.close();
