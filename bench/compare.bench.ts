@@ -3,6 +3,7 @@
  *
  *   node bench/run.mjs compare [--runs 3] [--concurrent-runs 1] [--clients 16]
  *     [--size-mb 300] [--rtt-ms 50] [--rate-mbps 20] [--python python3]
+ *     [--only big-wheel,installs,concurrent,rss] [--cpu-prof]
  *
  * Columns: direct (curl or pip straight to the fake HTTPS PyPI), a bare Node
  * server streaming the file over TLS and over plain HTTP (the physical limit
@@ -16,8 +17,13 @@
  * peak RSS (VmHWM) while N clients stream the big wheel. Medians of --runs.
  * Every cold figure starts from an empty cache (a fresh daemon home, a fresh
  * nginx cache directory).
+ *
+ * --only measures some rows (the others print as –); --cpu-prof runs every
+ * daemon under the V8 sampling profiler (lib/cpu-prof-preload.mjs) and prints
+ * each mode's self time by origin and function afterwards (profiling slows
+ * the daemon: its figures are then not comparable).
  */
-import { link, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { link, copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,13 +36,14 @@ import { proxyClient } from '../test/helpers/proxy-client.js';
 import { createVenv, type Venv } from '../test/helpers/venv.js';
 import { BIG_WHEEL_PROJECT, bigWheel, prebuilt } from './lib/prebuilt.js';
 import { CLOSURE_ROOT, closureSpecs } from './lib/closure.js';
-import { bounded, log, mb, runBenchmark, startChildServer, tempDir, type ChildServer } from './lib/common.js';
+import { bounded, log, mb, runBenchmark, startChildServer, table, tempDir, type ChildServer } from './lib/common.js';
+import { summarizeProfile } from './lib/cpuprofile.js';
 import { Figures, printComparison } from './lib/compare-report.js';
 import { curlDiscard, curlVersion, type Sample } from './lib/curl.js';
 import { indexFileUrl } from './lib/index-page.js';
 import { findLinksColumn, openColumn, PIP_BASE_ENV, timedInstall, type ColumnContext, type ColumnKind, type OpenColumn } from './lib/install-columns.js';
-import { ensureNginx } from './lib/nginx-cache.js';
-import { statusBytes } from './lib/proc-stats.js';
+import { childrenOf, ensureNginx } from './lib/nginx-cache.js';
+import { cpuSeconds, statusBytes } from './lib/proc-stats.js';
 import { startShapingRelay, type Shaping, type ShapingRelay } from './lib/shaping-relay.js';
 
 const { values: opts } = parseArgs({
@@ -48,8 +55,13 @@ const { values: opts } = parseArgs({
     'rtt-ms': { type: 'string', default: '50' },
     'rate-mbps': { type: 'string', default: '20' },
     python: { type: 'string', default: 'python3' },
+    only: { type: 'string', default: 'big-wheel,installs,concurrent,rss' },
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
+const ROWS = ['big-wheel', 'installs', 'concurrent', 'rss'] as const;
+const ONLY = new Set((opts.only ?? '').split(',').map((x) => x.trim()).filter(Boolean));
+for (const r of ONLY) if (!(ROWS as readonly string[]).includes(r)) throw new Error(`--only: unknown row ${r}; choose from ${ROWS.join(', ')}`);
 const RUNS = Math.max(1, Number(opts.runs));
 const CONCURRENT_RUNS = Math.max(1, Number(opts['concurrent-runs']));
 const CLIENTS = Math.max(1, Number(opts.clients));
@@ -108,6 +120,17 @@ async function fetchBig(s: Setup, what: string, args: string[]): Promise<Sample>
   return sample;
 }
 
+/** Wall-clock windows of the cold big-wheel fetches: --cpu-prof summarizes only those. */
+const coldWindows: { start: number; end: number }[] = [];
+
+/** CPU seconds of a process and its children (nginx's workers do its work). */
+function treeCpu(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  let total = cpuSeconds(pid);
+  for (const child of childrenOf(pid)) total = total === undefined ? undefined : total + (cpuSeconds(child) ?? 0);
+  return total;
+}
+
 /** Rows 1-2: the big wheel, cold and warm, per column; upstream unshaped. */
 async function measureBigWheel(s: Setup, f: Figures, servers: { tls: ChildServer; http: ChildServer }): Promise<void> {
   const direct = ['--connect-to', `files.pythonhosted.org:443:127.0.0.1:${s.pypi.port}`, '--cacert', s.ca.certPath, `https://files.pythonhosted.org${pythonhostedPath(s.big)}`];
@@ -130,8 +153,17 @@ async function measureBigWheel(s: Setup, f: Figures, servers: { tls: ChildServer
       try {
         const args = await bigWheelArgs(s, col);
         s.pypi.resetCounters();
-        f.push(`cold:${kind}`, mbps(await fetchBig(s, `${kind} cold`, args)));
-        f.push(`warm:${kind}`, mbps(await fetchBig(s, `${kind} warm`, args)));
+        // The serving process's CPU seconds per GB: steadier than MB/s on a shared machine.
+        const perGb = async (row: 'cold' | 'warm'): Promise<void> => {
+          const cpu0 = treeCpu(col.pid);
+          const start = Date.now();
+          f.push(`${row}:${kind}`, mbps(await fetchBig(s, `${kind} ${row}`, args)));
+          if (row === 'cold') coldWindows.push({ start, end: Date.now() });
+          const cpu1 = treeCpu(col.pid);
+          if (cpu0 !== undefined && cpu1 !== undefined) f.push(`${row}CpuPerGB:${kind}`, (cpu1 - cpu0) / (s.big.size / 1e9));
+        };
+        await perGb('cold');
+        await perGb('warm');
         f.push(`bigGets:${kind}`, archiveGets(s.pypi, s.big.filename));
       } finally {
         await col.close();
@@ -228,6 +260,25 @@ async function measurePeakRss(s: Setup, f: Figures): Promise<void> {
   }
 }
 
+/** --cpu-prof: each daemon mode's profiles, summed by origin and by function. */
+async function printProfiles(profDir: string): Promise<void> {
+  for (const kind of ['index', 'proxy'] as const) {
+    const dir = join(profDir, kind);
+    const files = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.cpuprofile'));
+    for (const name of files) {
+      const windows = coldWindows.length > 0 ? coldWindows : undefined;
+      const p = await summarizeProfile(join(dir, name), 25, windows);
+      const busy = p.origins.filter((o) => o.origin !== '(idle)').reduce((acc, o) => acc + o.ms, 0);
+      console.log('');
+      console.log(
+        `== daemon CPU profile, ${kind} mode (${name}): non-idle ${(busy / 1000).toFixed(2)} s of ${((p.windowed ? p.countedMs : p.totalMs) / 1000).toFixed(1)} s ${p.windowed ? 'inside the cold big-wheel fetches' : 'in all'} ==`,
+      );
+      console.log(table(['self time by origin', 'ms'], p.origins.slice(0, 12).map((o) => [o.origin, o.ms.toFixed(0)])));
+      console.log(table(['top self-time functions', 'ms', 'where'], p.functions.map((f) => [f.name, f.ms.toFixed(0), f.where])));
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const started = new Date();
   const tmp = await tempDir('compare');
@@ -248,7 +299,10 @@ async function main(): Promise<void> {
     const state = join(tmp, 'state');
     await mkdir(state);
     const kinds: ColumnKind[] = ['direct', ...CACHES.filter((k) => k !== 'nginx' || 'binary' in nginx)];
-    const s: Setup = { tmp, ca, big, closure, findLinks, pypi, relay, venv, kinds, ctx: { venv, caCertPath: ca.certPath, stateDir: state, nginxBinary: 'binary' in nginx ? nginx.binary : undefined } };
+    const profDir = opts['cpu-prof'] ? join(tmp, 'prof') : undefined;
+    if (profDir) await mkdir(profDir);
+    const ctx: ColumnContext = { venv, caCertPath: ca.certPath, stateDir: state, nginxBinary: 'binary' in nginx ? nginx.binary : undefined, profDir };
+    const s: Setup = { tmp, ca, big, closure, findLinks, pypi, relay, venv, kinds, ctx };
 
     const leaf = await ca.issue(['127.0.0.1', 'localhost']);
     await writeFile(join(tmp, 'leaf-cert.pem'), leaf.certPem);
@@ -259,10 +313,10 @@ async function main(): Promise<void> {
     servers.push(http);
 
     const figures = new Figures();
-    await measureBigWheel(s, figures, { tls, http });
-    await measureInstalls(s, figures);
-    await measureConcurrent(s, figures);
-    await measurePeakRss(s, figures);
+    if (ONLY.has('big-wheel')) await measureBigWheel(s, figures, { tls, http });
+    if (ONLY.has('installs')) await measureInstalls(s, figures);
+    if (ONLY.has('concurrent')) await measureConcurrent(s, figures);
+    if (ONLY.has('rss')) await measurePeakRss(s, figures);
 
     const pipVersion = (await venv.pip(['--version'], PIP_BASE_ENV)).stdout.trim().split(' from ')[0] ?? 'pip ?';
     const pyVersion = (await venv.python(['-c', 'import platform; print(platform.python_version())'])).stdout.trim();
@@ -279,6 +333,7 @@ async function main(): Promise<void> {
       nginx: 'binary' in nginx ? nginx.version : `skipped: ${nginx.skipped}`,
       tools: `node ${process.version}; ${(await curlVersion()) ?? 'curl ?'}; ${pipVersion} on Python ${pyVersion}; ${cpus().length} cores`,
     });
+    if (profDir) await printProfiles(profDir);
   } finally {
     for (const srv of servers) await srv.stop();
     await relay?.close();

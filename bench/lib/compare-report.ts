@@ -55,7 +55,8 @@ function throughputCell(f: Figures, row: 'cold' | 'warm', col: string): string {
     col !== 'direct' ? `${x(v, f.med(`${row}:direct`))} direct` : undefined,
     col !== 'tls' ? `${x(v, f.med(`${row}:tls`))} TLS` : undefined,
   ].filter(Boolean);
-  return `${v.toFixed(0)} (${ratios.join(', ')})`;
+  const cpu = f.med(`${row}CpuPerGB:${col}`);
+  return `${v.toFixed(0)} (${ratios.join(', ')}${cpu === undefined ? '' : `; ${cpu.toFixed(2)} CPU s/GB`})`;
 }
 
 function installCell(f: Figures, col: string): string {

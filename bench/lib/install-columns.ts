@@ -13,9 +13,10 @@
  * from one shared venv (so no venv is created per run), with `--no-cache-dir`
  * and `PIP_CONFIG_FILE=/dev/null`: the machine's pip configuration stays out.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { devNull } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PIP_RESOLVE_SHIM } from '../../test/fixtures/fake-pypi.js';
 import { startDaemon, type TestDaemon } from '../../test/helpers/daemon.js';
 import type { RunResult } from '../../test/helpers/proc.js';
@@ -51,7 +52,11 @@ export interface ColumnContext {
   /** Directory under which each opened cache gets its own state directory. */
   stateDir: string;
   nginxBinary: string | undefined;
+  /** When set, daemons run under the V8 sampling profiler and write `<profDir>/<kind>/daemon.<pid>.cpuprofile`. */
+  profDir?: string;
 }
+
+const CPU_PROF_PRELOAD = join(dirname(fileURLToPath(import.meta.url)), 'cpu-prof-preload.mjs');
 
 export async function daemonPid(d: TestDaemon): Promise<number | undefined> {
   return (JSON.parse(await readFile(join(d.home, 'daemon.json'), 'utf8')) as { pid?: number }).pid;
@@ -88,7 +93,12 @@ export async function openColumn(ctx: ColumnContext, kind: ColumnKind, upstreamP
     }
     case 'index':
     case 'proxy': {
-      const daemon = await startDaemon({ resolve: resolveTo(upstreamPort), caCertPath: ctx.caCertPath, home: dir });
+      let extraEnv: Record<string, string> | undefined;
+      if (ctx.profDir) {
+        await mkdir(join(ctx.profDir, kind), { recursive: true });
+        extraEnv = { NODE_OPTIONS: `--import=${CPU_PROF_PRELOAD}`, PIPCACHE_BENCH_PROF_DIR: join(ctx.profDir, kind) };
+      }
+      const daemon = await startDaemon({ resolve: resolveTo(upstreamPort), caCertPath: ctx.caCertPath, home: dir, ...(extraEnv ? { extraEnv } : {}) });
       let env = daemon.pipEnv;
       if (kind === 'index') {
         const out = await daemon.cli(['env', '--index', '--json']);
