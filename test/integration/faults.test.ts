@@ -45,6 +45,7 @@ beforeAll(async () => {
     { name: 'datedpkg', version: '1.0' },
     { name: 'killpkg', version: '1.0', payloadBytes: 8_000_000 },
     { name: 'killdep', version: '1.0' },
+    ...[1, 2, 3].map((n) => ({ name: 'justsent', version: `${n}.0`, payloadBytes: 3_000_000 })),
   ]);
   pypi = world.pypi;
   daemon = await world.startDaemon();
@@ -306,7 +307,46 @@ describe('kill -9 during a download', () => {
     expect(whole.error).toBeUndefined();
     expect(pypi.counters.files.get(big.filename)).toBe(fetchesBefore + 1);
     expect(pypi.counters.files.get(small.filename)).toBe(1);
+    expect((await again.cli(['status'])).code).toBe(0); // waits for the verified blob to be published
     expect(await sha256File(blobPath(home, big.sha256))).toBe(big.sha256);
     expect(pypi.errors).toEqual([]);
+  });
+});
+
+describe('kill -9 right after a response', () => {
+  // The last byte goes to the client once the digest matches; the blob is made
+  // durable and recorded just after. A kill in between may lose the file
+  // (fetched again later) but never leaves a partial blob or a record of one.
+  it('leaves either a whole, recorded blob or nothing; never a partial blob or a dangling record', async () => {
+    const home = join(world.dir, 'home-just-sent');
+    const outcomes: string[] = [];
+    for (const version of ['1.0', '2.0', '3.0']) {
+      const f = file('justsent', version);
+      const d = await world.startDaemon({ home });
+      const sent = await viaProxy(d, f);
+      expect(sent).toMatchObject({ status: 200, received: f.size, sha256: f.sha256 });
+      await d.kill(); // no wait of any kind between the last byte and the kill
+
+      const again = await world.startDaemon({ home });
+      try {
+        expect(await readdir(join(home, 'tmp'))).toEqual([]);
+        for (const shard of await readdir(join(home, 'blobs'))) {
+          for (const name of await readdir(join(home, 'blobs', shard))) expect(await sha256File(join(home, 'blobs', shard, name))).toBe(name);
+        }
+        const ls = JSON.parse((await again.cli(['ls', 'justsent', '--json'])).stdout) as { files: { filename: string; stored: boolean }[] };
+        const listed = ls.files.find((x) => x.filename === f.filename);
+        expect(listed, `${f.filename} in the catalog`).toBeDefined();
+        expect(listed?.stored).toBe(existsSync(blobPath(home, f.sha256)));
+        outcomes.push(listed?.stored ? 'stored' : 'lost');
+        const verified = await again.cli(['verify', '--json']);
+        expect(verified.code, verified.stderr).toBe(0);
+        expect((JSON.parse(verified.stdout) as { damaged: unknown[] }).damaged).toEqual([]);
+        // Whichever it was, the file is served whole now.
+        expect(await viaProxy(again, f)).toMatchObject({ status: 200, received: f.size, sha256: f.sha256 });
+      } finally {
+        await again.stop();
+      }
+    }
+    expect(outcomes).toHaveLength(3);
   });
 });

@@ -51,6 +51,17 @@ async function cache(f: BuiltFile): Promise<void> {
   const r = await client.get(fileUrl(f));
   expect(r.status).toBe(200);
   expect(sha(r.body)).toBe(f.sha256);
+  await published(f.sha256);
+}
+
+/**
+ * A client gets the last byte once it is verified; the blob is published
+ * (fsynced, renamed into place, recorded) just after. Every control command
+ * waits for that first.
+ */
+async function published(digest: string): Promise<void> {
+  expect((await daemon.cli(['status'])).code).toBe(0);
+  expect(existsSync(blobPath(daemon.home, digest))).toBe(true);
 }
 
 async function stored(project: string): Promise<boolean[]> {
@@ -80,6 +91,7 @@ describe('served bytes stay verified', () => {
       expect(sha(r.body)).toBe(f.sha256);
       expect(r.headers.etag).toBe(`"${f.sha256}"`);
       expect(fetches(f)).toBe(before + 1);
+      await published(f.sha256);
       expect((await stat(blobPath(daemon.home, f.sha256))).size).toBe(f.size);
     }
     const lines = await logsSince(logged);
@@ -102,6 +114,7 @@ describe('served bytes stay verified', () => {
     const first = await client.get(url);
     expect(sha(first.body)).toBe(meta?.sha256);
     const blob = blobPath(daemon.home, meta?.sha256 ?? '');
+    await published(meta?.sha256 ?? '');
     await truncate(blob, 5);
     const before = world.pypi.counters.metadata.get(tiny.filename) ?? 0;
     const again = await client.get(url);

@@ -209,6 +209,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         team: () => team?.status(),
       }),
       logger.child({ mod: 'control' }),
+      () => files?.settled() ?? Promise.resolve(),
     );
     proxy = createProxyServer({
       router,

@@ -6,6 +6,8 @@ import { PipcacheError, type ControlProgress, type ControlRequest, type ControlR
 export type Handler = (args: Record<string, unknown>, progress: (p: ProgressEvent) => void) => Promise<unknown> | unknown;
 
 const MAX_LINE = 1024 * 1024;
+/** Longest a command waits for verified files to be published (a stuck disk must not hang the CLI). */
+const SETTLE_MS = 10_000;
 
 async function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -23,7 +25,13 @@ async function answers(path: string): Promise<boolean> {
  * handler map. The socket file is created with mode 0600; a stale file from a
  * crashed daemon is removed, a live one means another daemon owns this home.
  */
-export async function listenControl(path: string, handlers: Record<string, Handler>, log: Logger): Promise<net.Server> {
+export async function listenControl(
+  path: string,
+  handlers: Record<string, Handler>,
+  log: Logger,
+  /** Awaited before each command (bounded): files already sent to clients are recorded first. */
+  settle: () => Promise<void> = () => Promise.resolve(),
+): Promise<net.Server> {
   if (await answers(path)) {
     throw new PipcacheError('E_DAEMON_RUNNING', `a pipcache daemon already answers on ${path}`);
   }
@@ -51,6 +59,20 @@ export async function listenControl(path: string, handlers: Record<string, Handl
       }
     });
   });
+  const settleBounded = async (): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        log.warn({ ms: SETTLE_MS }, 'files still being published; answering anyway');
+        resolve();
+      }, SETTLE_MS);
+    });
+    try {
+      await Promise.race([settle().catch(() => undefined), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const dispatch = async (line: string, onProgress: (id: number, p: ProgressEvent) => void): Promise<ControlResponse> => {
     let req: ControlRequest;
     try {
@@ -61,6 +83,7 @@ export async function listenControl(path: string, handlers: Record<string, Handl
     const handler = Object.hasOwn(handlers, req.command) ? handlers[req.command] : undefined;
     if (!handler) return { id: req.id, ok: false, error: { code: 'E_PROTOCOL', message: `unknown command ${req.command}` } };
     try {
+      await settleBounded();
       return { id: req.id, ok: true, result: await handler(req.args ?? {}, (p) => onProgress(req.id, p)) };
     } catch (err) {
       if (err instanceof PipcacheError) {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { PipcacheError, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore, BlobWriter } from '../store/blob-store.js';
 import { header, type UpstreamClient } from '../upstream/client.js';
+import { RecentBytes } from './recent-bytes.js';
 import type { SharedBlobs } from './shared-blobs.js';
 
 /**
@@ -13,14 +14,26 @@ import type { SharedBlobs } from './shared-blobs.js';
  * fails that request, and the next goes upstream.
  */
 export const VERIFY_BEFORE_SERVE_BYTES = 32 * 1024 * 1024;
+/** A body is written (and handed to readers) in batches of this size, or of what arrived within BATCH_MS. */
+const BATCH_BYTES = 1024 * 1024;
+const BATCH_MS = 10;
+/** Memory a download keeps of its newest bytes for the readers that keep up. */
+const RECENT_BYTES = 8 * 1024 * 1024;
 
-export type DownloadState = 'starting' | 'running' | 'done' | 'failed';
+/**
+ * `verified`: every byte is in the temp file and matches the digest; readers
+ * may take the last byte while the blob is made durable and recorded (`done`).
+ */
+export type DownloadState = 'starting' | 'running' | 'verified' | 'done' | 'failed';
 
 /**
  * One upstream download, shared by every request for the same content. The
  * body is written to a temp file and hashed; readers follow the temp file but
  * are held one byte short of the end until the digest is verified, so a
- * corrupt or cut-off body never reaches a client complete.
+ * corrupt or cut-off body never reaches a client complete. Publishing (fsync,
+ * rename, the catalog record) comes after the last byte is released: it is
+ * off the client's critical path, and nothing is listed as stored before it
+ * is durable.
  */
 export class Download extends EventEmitter {
   state: DownloadState = 'starting';
@@ -34,6 +47,8 @@ export class Download extends EventEmitter {
   /** Where the bytes came from, once known. */
   source: 'upstream' | 'shared' | undefined;
   private writerNow: BlobWriter;
+  /** The newest chunks, for readers keeping up (they never wait for the disk). */
+  private readonly recent = new RecentBytes(RECENT_BYTES);
   private readonly ready: Promise<void>;
 
   constructor(
@@ -70,10 +85,23 @@ export class Download extends EventEmitter {
     return this.state === 'starting' ? this.ready : Promise.resolve();
   }
 
-  /** Readers may read up to this offset. */
+  /** Readers may read up to this offset: all but the last byte received, until every byte is verified. */
   readable(): number {
-    if (this.state === 'done') return this.flushed;
-    return Math.max(0, this.flushed - 1);
+    if (this.complete) return this.flushed;
+    return Math.max(0, this.recent.received - 1);
+  }
+
+  /**
+   * Bytes from `from` up to `to` (at most `max`) still in memory, as views;
+   * null when a reader must take them from the temp file (up to `flushed`).
+   */
+  fromMemory(from: number, to: number, max: number): Buffer[] | null {
+    return this.recent.slice(from, Math.min(to, this.readable()), max);
+  }
+
+  /** Every byte is verified: readers get all of them (publishing may still be under way). */
+  get complete(): boolean {
+    return this.state === 'verified' || this.state === 'done';
   }
 
   private setState(state: DownloadState): void {
@@ -110,21 +138,28 @@ export class Download extends EventEmitter {
       }
       this.setState('running');
       await this.copy(res.body, true);
-      const { size } = await this.writer.commit(this.expectedSha256);
+      const { size } = await this.writer.verify(this.expectedSha256);
       await this.finish(size);
       this.shared?.put(this.expectedSha256, size);
     } catch (err) {
-      await this.writer.abort();
       // A local write failure (a full disk) is ours, not upstream's: say so.
+      // Judged before the abort, which fails the writes still queued.
       const e =
         this.writer.error ??
         (err instanceof PipcacheError ? err : new PipcacheError('E_TRUNCATED', `${this.url}: body failed: ${(err as Error).message}`, { cause: err }));
+      await this.writer.abort();
       this.log.error({ url: this.url, code: e.code, err: e.message }, 'download discarded; nothing cached');
       this.fail(e);
     }
   }
 
-  /** Writes a body to the temp file; `publish`: readers may follow it as it is flushed. */
+  /**
+   * Writes a body to the temp file; `publish`: readers may follow it. Chunks
+   * (a TLS record each, 16 KiB) are gathered into batches of BATCH_BYTES, or
+   * whatever arrived within BATCH_MS: every write to the file and to a
+   * client's socket is a system call, and a few large ones cost far less
+   * CPU than many small ones.
+   */
   private async copy(body: Readable, publish: boolean): Promise<void> {
     const onFlushed = publish
       ? (n: number): void => {
@@ -132,23 +167,63 @@ export class Download extends EventEmitter {
           this.emit('progress');
         }
       : (): void => undefined;
-    for await (const chunk of body) {
-      if (this.size === null && this.writer.bytes + (chunk as Buffer).length > this.maxUnknownBytes) {
-        body.destroy();
-        throw new PipcacheError('E_LIMIT', `${this.url}: body of unknown size exceeds ${this.maxUnknownBytes} bytes (limits.unknownFileBytes)`);
+    let batch: Buffer[] = [];
+    let batched = 0;
+    let received = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const flush = (): boolean => {
+      clearTimeout(timer);
+      timer = undefined;
+      if (batched === 0) return true;
+      const buf = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, batched);
+      batch = [];
+      batched = 0;
+      const more = this.writer.write(buf, onFlushed);
+      if (publish) {
+        this.recent.push(buf);
+        this.emit('progress');
       }
-      if (!this.writer.write(chunk as Buffer, onFlushed)) await this.writer.waitDrain();
+      return more;
+    };
+    try {
+      for await (const chunk of body) {
+        received += (chunk as Buffer).length;
+        if (this.size === null && received > this.maxUnknownBytes) {
+          body.destroy();
+          throw new PipcacheError('E_LIMIT', `${this.url}: body of unknown size exceeds ${this.maxUnknownBytes} bytes (limits.unknownFileBytes)`);
+        }
+        batch.push(chunk as Buffer);
+        batched += (chunk as Buffer).length;
+        if (batched >= BATCH_BYTES) {
+          if (!flush()) await this.writer.waitDrain();
+        } else {
+          // A slow body still reaches readers promptly; a write failure shows at the next write or at verify.
+          timer ??= setTimeout(() => {
+            if (!this.writer.error) flush();
+          }, BATCH_MS);
+        }
+      }
+      flush();
+    } finally {
+      clearTimeout(timer);
     }
     if (this.size !== null && this.writer.bytes !== this.size) {
       throw new PipcacheError('E_TRUNCATED', `${this.url}: got ${this.writer.bytes} of ${this.size} bytes`);
     }
   }
 
+  /** Releases the verified bytes to readers, then publishes and records the blob. */
   private async finish(size: number): Promise<void> {
     this.flushed = size;
     this.size = size;
+    this.setState('verified');
+    await this.writer.publish().catch((err: unknown) => {
+      // Readers have the verified bytes; the cache does not (a full disk): ours, not upstream's.
+      throw isPipcacheError(err) ? err : new PipcacheError('E_DISK', `${this.url}: could not store the verified file: ${(err as Error).message}`, { cause: err });
+    });
     await this.onVerified(size);
     this.setState('done');
+    this.recent.clear();
   }
 
   /**
@@ -173,7 +248,7 @@ export class Download extends EventEmitter {
     if (stream) this.setState('running');
     try {
       await this.copy(obj.body, stream);
-      const { size } = await this.writer.commit(sha);
+      const { size } = await this.writer.verify(sha);
       shared.served(sha, size);
       await this.finish(size);
       return true;

@@ -121,6 +121,16 @@ export class FileService {
     return this.lookup.byName(root, order, f);
   }
 
+  /**
+   * Resolves once every download whose bytes are already verified (and were
+   * perhaps sent) is published and recorded: a control request that reads
+   * the catalog (offline, ls, status) then sees what clients just received.
+   */
+  async settled(): Promise<void> {
+    const publishing = [...this.downloads.values()].filter((d) => d.complete);
+    await Promise.all(publishing.map((d) => d.whenFinished().catch(() => undefined)));
+  }
+
   get activeDownloads(): number {
     return this.downloads.size;
   }
@@ -150,8 +160,13 @@ export class FileService {
       if (blob) return { kind: 'hit', blob, release };
       release();
     }
-    const refused = this.deps.gate.refusal('file', new URL(t.url));
-    if (refused) return { kind: 'refused', error: refused };
+    const publishing = t.sha256 === null ? undefined : this.downloads.get(t.sha256);
+    if (!publishing?.complete || request.method !== 'GET' || request.range) {
+      // A download whose bytes are all verified is only being published: it
+      // is served as it is even offline, since it needs nothing from upstream.
+      const refused = this.deps.gate.refusal('file', new URL(t.url));
+      if (refused) return { kind: 'refused', error: refused };
+    }
     if (t.sha256 === null) return { kind: 'pass' }; // unverifiable: passed through uncached
     if (request.method !== 'GET' || request.range) {
       // Ranges and HEAD on a miss go upstream as they are, and nothing more:

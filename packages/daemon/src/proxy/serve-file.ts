@@ -129,7 +129,11 @@ async function streamMiss(ctx: RequestContext, dl: Download, miss: { sha256: str
   ctx.fromUpstream = await follow(dl, ctx, miss.blobPath);
 }
 
-/** Streams a running download's temp file to one client. */
+/**
+ * Streams a running download to one client: from memory while the client
+ * keeps up, from the temp file (or the blob, once renamed) when it falls
+ * behind; never the last byte before the download is verified.
+ */
 async function follow(dl: Download, ctx: RequestContext, blobPath: string): Promise<number> {
   const { res } = ctx;
   let fh: FileHandle | undefined;
@@ -140,20 +144,6 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
     dl.emit('progress');
   });
   try {
-    // The temp file exists once a byte of it is flushed (its write stream
-    // opens it asynchronously, so a reader can get there first). Once
-    // verified it is renamed to its blob path; an fd opened before the rename
-    // keeps working.
-    while (!closed && dl.state === 'running' && dl.flushed === 0) await dl.next();
-    if (closed) return pos;
-    if (dl.error) {
-      res.destroy(dl.error);
-      return pos;
-    }
-    fh = await open(dl.tmpPath, 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-      return open(blobPath, 'r');
-    });
     for (;;) {
       if (closed) return pos;
       if (dl.state === 'failed') {
@@ -161,16 +151,32 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
         return pos;
       }
       const limit = dl.readable();
-      if (pos < limit) {
-        const want = Math.min(FOLLOW_CHUNK, limit - pos);
+      const recent = pos < limit ? dl.fromMemory(pos, limit, FOLLOW_CHUNK) : null;
+      if (recent) {
+        // One write: the download hands over batches, and a reader that fell
+        // a little behind takes what it missed at once.
+        const buf = recent.length === 1 ? (recent[0] as Buffer) : Buffer.concat(recent);
+        pos += buf.length;
+        if (!res.write(buf)) await writable(res);
+        continue;
+      }
+      const inFile = Math.min(limit, dl.flushed);
+      if (pos < inFile) {
+        // Opened when first needed; the temp file is renamed to its blob path
+        // once verified, and an fd opened before the rename keeps working.
+        fh ??= await open(dl.tmpPath, 'r').catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+          return open(blobPath, 'r');
+        });
+        const want = Math.min(FOLLOW_CHUNK, inFile - pos);
         const buf = Buffer.allocUnsafe(want);
         const { bytesRead } = await fh.read(buf, 0, want, pos);
-        if (bytesRead === 0) throw new Error(`temp file shorter than reported (${pos} < ${limit})`);
+        if (bytesRead === 0) throw new Error(`temp file shorter than reported (${pos} < ${inFile})`);
         pos += bytesRead;
         if (!res.write(bytesRead === want ? buf : buf.subarray(0, bytesRead))) await writable(res);
         continue;
       }
-      if (dl.state === 'done') {
+      if (dl.complete && pos >= limit) {
         res.end();
         return pos;
       }

@@ -44,6 +44,27 @@ export function describeBlobStoreContract(name: string, make: () => Promise<Blob
       expect(existsSync(writer.tmpPath)).toBe(false);
     });
 
+    it('verify checks every byte without publishing; publish then puts the blob in place', async () => {
+      const store = await make();
+      const data = randomBytes(2_000_000);
+      const digest = sha256(data);
+      const writer = store.createWriter();
+      await writeAll(writer, data);
+      expect(await writer.verify(digest)).toEqual({ sha256: digest, size: data.length });
+      // Verified: the temp file holds exactly the bytes (readers may take all of them), nothing is published.
+      expect((await readFile(writer.tmpPath)).equals(data)).toBe(true);
+      expect(await store.size(digest)).toBeNull();
+      await writer.publish();
+      expect(await store.size(digest)).toBe(data.length);
+      expect(existsSync(writer.tmpPath)).toBe(false);
+      // A wrong digest at verify leaves nothing, and nothing can be published.
+      const bad = store.createWriter();
+      await writeAll(bad, data);
+      expect(isPipcacheError(await bad.verify(sha256(Buffer.from('other'))).catch((e: unknown) => e), 'E_HASH_MISMATCH')).toBe(true);
+      expect(existsSync(bad.tmpPath)).toBe(false);
+      await expect(bad.publish()).rejects.toThrow(/publish before verify/);
+    });
+
     it('publishes under the content\'s own digest when none is expected', async () => {
       const store = await make();
       const data = Buffer.from('an imported wheel');

@@ -63,9 +63,18 @@ export interface BlobWriter {
   /**
    * Finishes the blob and publishes it under its digest, when that equals
    * `expected` (any digest when `expected` is null). On a mismatch fails
-   * with E_HASH_MISMATCH and leaves nothing behind.
+   * with E_HASH_MISMATCH and leaves nothing behind. `verify` then `publish`.
    */
   commit(expected: string | null): Promise<{ sha256: string; size: number }>;
+  /**
+   * Finishes writing and checks the digest of every byte written against
+   * `expected` (any digest when null), without publishing: the temp file then
+   * holds exactly the verified bytes, and readers may be given all of them.
+   * On a mismatch fails with E_HASH_MISMATCH and leaves nothing behind.
+   */
+  verify(expected: string | null): Promise<{ sha256: string; size: number }>;
+  /** After `verify`: makes the blob durable and puts it under its digest. */
+  publish(): Promise<void>;
   /** Drops the temp file; nothing is published. */
   abort(): Promise<void>;
 }

@@ -159,14 +159,19 @@ class FsBlobWriter implements BlobWriter {
   bytes = 0;
   /** Bytes known to be in the temp file (write callbacks fired). */
   flushed = 0;
+  private aborted = false;
+  /** The digest, once `verify` checked it. */
+  private verified: string | undefined;
 
   constructor(
     private readonly store: FsBlobStore,
     tmpPath: string,
   ) {
     this.tmpPath = tmpPath;
-    this.stream = createWriteStream(tmpPath, { flags: 'wx', mode: 0o644 });
+    this.stream = createWriteStream(tmpPath, { flags: 'wx', mode: 0o644, highWaterMark: 8 * 1024 * 1024 });
     this.stream.on('error', (err) => {
+      // Writes still queued when the writer is aborted fail: not a disk error.
+      if (this.aborted) return;
       this.failure ??= new PipcacheError('E_DISK', `cannot write ${tmpPath}: ${err.message}`, { cause: err });
     });
   }
@@ -209,6 +214,12 @@ class FsBlobWriter implements BlobWriter {
   }
 
   async commit(expected: string | null): Promise<{ sha256: string; size: number }> {
+    const verified = await this.verify(expected);
+    await this.publish();
+    return verified;
+  }
+
+  async verify(expected: string | null): Promise<{ sha256: string; size: number }> {
     await this.close();
     if (this.failure) throw this.failure;
     const sha256 = this.hash.digest('hex');
@@ -216,6 +227,14 @@ class FsBlobWriter implements BlobWriter {
       await this.abort();
       throw new PipcacheError('E_HASH_MISMATCH', `sha256 ${sha256} does not match the index's ${expected}`);
     }
+    this.verified = sha256;
+    return { sha256, size: this.bytes };
+  }
+
+  async publish(): Promise<void> {
+    const sha256 = this.verified;
+    // Plain Error: publishing what was not verified is a bug, never input.
+    if (sha256 === undefined) throw new Error(`publish before verify: ${this.tmpPath}`);
     const fh = await open(this.tmpPath, 'r');
     try {
       await fh.sync();
@@ -229,10 +248,10 @@ class FsBlobWriter implements BlobWriter {
     await rename(this.tmpPath, this.store.path(sha256));
     this.store.writerDone(this.tmpPath);
     await syncDir(dir);
-    return { sha256, size: this.bytes };
   }
 
   async abort(): Promise<void> {
+    this.aborted = true;
     // The file is removed once the stream has closed: a stream still opening
     // would otherwise create it after the removal, and leave it behind.
     if (!this.stream.closed) {
