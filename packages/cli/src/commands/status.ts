@@ -32,7 +32,7 @@ export async function status(): Promise<{ result: unknown; text: string }> {
     ['address', st.address],
     ['pid', String(st.pid)],
     ['uptime', formatDuration(st.uptimeSeconds)],
-    ['mode', st.offline ? 'offline' : 'online'],
+    ['mode', st.mode === 'team' ? 'team-only (the team store, no index)' : (st.mode ?? (st.offline ? 'offline' : 'online'))],
     ['home', st.home],
     ['catalog', `${st.catalog.projects} projects, ${st.catalog.files} files known, ${st.catalog.storedFiles} stored (${formatBytes(st.catalog.catalogBytes)})`],
     ['on disk', formatBytes(st.catalog.bytesOnDisk)],
