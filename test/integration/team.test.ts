@@ -35,8 +35,8 @@ let downloads = 0;
 /** Where a team-only daemon's index hosts resolve to: a loopback port that counts and drops connections. */
 let sink: { server: Server; port: number; connections: number };
 
-async function teamDaemon(opts: { offline?: 'team'; resolve?: string } = {}): Promise<TestDaemon> {
-  const home = join(world.dir, `team-home-${homes++}`);
+async function teamDaemon(opts: { offline?: 'team'; resolve?: string; home?: string } = {}): Promise<TestDaemon> {
+  const home = opts.home ?? join(world.dir, `team-home-${homes++}`);
   await mkdir(home, { recursive: true });
   const shared = { s3: { endpoint: store.endpoint, bucket: BUCKET, prefix: PREFIX, region: store.region, forcePathStyle: true }, timeoutMs: TIMEOUT_MS };
   await writeFile(join(home, 'config.json'), JSON.stringify({ shared, ...(opts.offline ? { offline: opts.offline } : {}) }));
@@ -175,6 +175,13 @@ describe('the team tier on an S3-compatible bucket', () => {
     expect(sink.connections).toBe(0);
     expect((await b.cli(['offline', 'team'])).stdout).toMatch(/^team-only/);
     expect(await status(b)).toMatchObject({ mode: 'team', offline: false });
+
+    // The mode survives a restart as offline does, even with a config that no longer says "team".
+    await b.stop();
+    const again2 = await teamDaemon({ home: b.home, resolve: dead });
+    expect(await status(again2)).toMatchObject({ mode: 'team', offline: false });
+    expect((await again2.cli(['offline', 'status'])).stdout).toMatch(/^team-only/);
+    await again2.stop();
   });
 
   it('a corrupted object is refused, not served or cached, and the file comes from upstream', async () => {
