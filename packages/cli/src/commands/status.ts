@@ -21,6 +21,7 @@ function teamRows(st: StatusResult): [string, string][] {
   return [
     ['team', `${t.location}: ${t.state}`],
     ['team use', `${t.hits} hits, ${t.misses} misses, ${t.refused} refused; ${t.uploads} uploads (${formatBytes(t.bytesUploaded)}), ${t.backlog} waiting`],
+    ['team pages', `${t.pages.written} written, ${t.pages.read} read, ${t.pages.refused} refused`],
     ['team errors', t.errors === 0 ? '0' : `${t.errors}, last: ${t.lastError ?? '-'}`],
   ];
 }
