@@ -43,6 +43,22 @@ async function teamDaemon(opts: { offline?: 'team'; resolve?: string; home?: str
   return world.startDaemon({ home, extraEnv: store.env, ...(opts.resolve ? { resolve: opts.resolve } : {}) });
 }
 
+/** Writes a page document to the bucket as a daemon would (or as someone with write access could). */
+async function putPage(project: string, files: { filename: string; url: string; sha256: string }[]): Promise<void> {
+  const doc = {
+    format: 1,
+    origin: 'pypi.org',
+    project,
+    name: project,
+    upstreamUrl: `https://pypi.org/simple/${project}/`,
+    etag: null,
+    lastModified: null,
+    fetchedAt: Date.now(),
+    files: files.map((f) => ({ ...f, size: 10, yanked: false, metadata: false })),
+  };
+  await store.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}pages/pypi.org/${project}.json`, Body: JSON.stringify(doc) }));
+}
+
 async function startSink(): Promise<typeof sink> {
   const s = { server: createServer((socket) => {
     s.connections++;
@@ -165,12 +181,37 @@ describe('the team tier on an S3-compatible bucket', () => {
     const refusal = (await b.logs()).find((l) => l.msg === 'request' && l.code === 'E_TEAM_MISS');
     expect(refusal?.reason).toMatch(/team-only: nothing cached for project nosuchproject, and the team store has no page for it/);
 
+    // A page listing a blob the bucket lacks: the file is a 503 naming it, and the index is not asked.
+    const ghost = 'ghost-1.0-py3-none-any.whl';
+    await putPage('ghost', [{ filename: ghost, url: `https://files.pythonhosted.org/packages/gh/${ghost}`, sha256: 'ab'.repeat(32) }]);
+    const noBlob = await venv.pip(['download', '--no-cache-dir', '--retries', '0', '-d', join(world.dir, 'dl-ghost'), 'ghost'], b.pipEnv, 60_000);
+    expect(noBlob.code).not.toBe(0);
+    const fileMiss = (await b.logs()).find((l) => l.msg === 'request' && String(l.path).endsWith(ghost));
+    expect(fileMiss).toMatchObject({ status: 503, code: 'E_TEAM_MISS' });
+
+    // A hostile page: entries off the configured indexes, or naming another file's URL, are refused and not cached.
+    const liba = world.file('liba', '1.0');
+    await putPage('hostile', [
+      { filename: 'hostile-1.0-py3-none-any.whl', url: 'https://evil.example/hostile-1.0-py3-none-any.whl', sha256: 'cd'.repeat(32) },
+      { filename: 'hostile-1.0-py3-none-any.whl', url: `https://files.pythonhosted.org/packages/aa/${liba.filename}`, sha256: liba.sha256 },
+    ]);
+    const hostile = await venv.pip(['download', '--no-cache-dir', '--retries', '0', '-d', join(world.dir, 'dl-hostile'), 'hostile'], b.pipEnv, 60_000);
+    expect(hostile.code).not.toBe(0);
+    expect(hostile.stderr + hostile.stdout).toMatch(/No matching distribution/);
+    const refusedPage = (await b.logs()).find((l) => l.msg === 'team page refused: not cached');
+    expect(refusedPage?.key).toBe(`${PREFIX}pages/pypi.org/hostile.json`);
+    expect(String(refusedPage?.reason)).toMatch(/2 entries refused: .*not on a configured index.*ends in/);
+    const ls = JSON.parse((await b.cli(['ls', 'hostile', '--json'])).stdout) as { files?: unknown[] };
+    expect(ls.files ?? []).toEqual([]);
+    const t2 = await team(b);
+    expect(t2.pages).toEqual({ read: CLOSURE.length + 2, written: 0, refused: 1 });
+
     // What came from the bucket is stored like a page from the index: offline serves it.
     const off = await b.cli(['offline', 'on']);
     expect(off.stdout).toMatch(/^offline/);
     const again = await fetchClosure(b);
     await expectVerified(again.dir);
-    expect(await team(b)).toMatchObject({ hits: t.hits, misses: t.misses, pages: t.pages });
+    expect(await team(b)).toMatchObject({ hits: t2.hits, misses: t2.misses, pages: t2.pages });
     expect(world.upstreamTraffic()).toEqual(before);
     expect(sink.connections).toBe(0);
     expect((await b.cli(['offline', 'team'])).stdout).toMatch(/^team-only/);

@@ -171,7 +171,7 @@ export class UpstreamGate {
   checkOutbound(kind: 'page' | 'file', url: URL): void {
     this.checkFetch(kind, url);
     if (this.teamOnly()) {
-      throw new PipcacheError('E_TEAM_MISS', `team-only: the team store does not hold ${url.host}${url.pathname}, and no index is asked`);
+      throw new PipcacheError('E_TEAM_MISS', `team-only: ${url.host}${url.pathname} did not come from the team store (absent, refused or unreachable), and no index is asked`);
     }
   }
 
