@@ -60,10 +60,14 @@ async function putPage(project: string, files: { filename: string; url: string; 
 }
 
 async function startSink(): Promise<typeof sink> {
-  const s = { server: createServer((socket) => {
-    s.connections++;
-    socket.destroy();
-  }), port: 0, connections: 0 };
+  const s = {
+    server: createServer((socket) => {
+      s.connections++;
+      socket.destroy();
+    }),
+    port: 0,
+    connections: 0,
+  };
   await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', resolve));
   s.port = (s.server.address() as { port: number }).port;
   return s;

@@ -12,7 +12,7 @@ import { SingleFlight } from '../upstream/single-flight.js';
 import type { UpstreamGate } from '../upstream/gate.js';
 import { maxAgeOf } from './cache-control.js';
 import type { SharedPages } from './shared-pages.js';
-import { decodeSharedPage, encodeSharedPage } from './shared-page-format.js';
+import { decodeSharedPage, encodeSharedPage, type SharedPage } from './shared-page-format.js';
 
 export type PageOutcome = 'hit' | 'miss' | 'revalidated' | 'stale' | 'offline';
 
@@ -201,20 +201,23 @@ export class PageService {
    */
   private async fromTeam(shared: SharedPages, origin: string, project: string, url: string, record: PageRecord | undefined): Promise<PageResult | null> {
     const read = await shared.read(origin, project, this.deps.config().limits.pageBytes);
-    let reason: string;
+    let reason = read.kind === 'absent' ? 'the team store has no page for it' : read.kind === 'unavailable' ? `the team store is unavailable (${read.reason})` : '';
+    let got: SharedPage | undefined;
     if (read.kind === 'found') {
       try {
-        const got = decodeSharedPage(read.text, { origin, project, isIndexUrl: (u) => this.deps.gate.isIndexUrl(u) });
-        if (got.rejected.length > 0) shared.refused(origin, project, `${got.rejected.length} entries refused: ${got.rejected.slice(0, 5).join('; ')}`);
-        // Fresh from now on for the configured page lifetime: the store is asked again after it.
-        await this.save(origin, project, url, got.page, { etag: got.etag, lastModified: got.lastModified, fetchedAt: Date.now(), maxAge: this.maxAge({}) });
-        shared.used(origin, project);
-        return this.result(origin, project, 'miss');
+        got = decodeSharedPage(read.text, { origin, project, isIndexUrl: (u) => this.deps.gate.isIndexUrl(u) });
       } catch (err) {
         reason = err instanceof Error ? err.message : String(err);
         shared.refused(origin, project, reason);
       }
-    } else reason = read.kind === 'absent' ? 'the team store has no page for it' : `the team store is unavailable (${read.reason})`;
+    }
+    if (got) {
+      if (got.rejected.length > 0) shared.refused(origin, project, `${got.rejected.length} entries refused: ${got.rejected.slice(0, 5).join('; ')}`);
+      // Fresh from now on for the configured page lifetime: the store is asked again after it.
+      await this.save(origin, project, url, got.page, { etag: got.etag, lastModified: got.lastModified, fetchedAt: Date.now(), maxAge: this.maxAge({}) });
+      shared.used(origin, project);
+      return this.result(origin, project, 'miss');
+    }
     const stored = this.listing(origin, project).filter((f) => f.stored);
     if (!record && stored.length === 0) throw new PipcacheError('E_TEAM_MISS', `team-only: nothing cached for project ${project}, and ${reason}`);
     this.deps.log.warn({ origin, project, reason }, 'team-only: serving the cached page');
