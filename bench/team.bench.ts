@@ -6,8 +6,9 @@
  *
  * - **A cold**: daemon A installs from the fake PyPI (and uploads in the background);
  * - **A warm**: daemon A again, from its own cache;
- * - **B from the team store**: daemon B, another home, archives from the bucket
- *   (index pages still from the fake PyPI).
+ * - **B from the team store**: daemon B, another home, team-only
+ *   (`"offline": "team"`), with the fake PyPI stopped: pages, `.metadata`
+ *   files and archives all from the bucket.
  *
  * Also printed: A's upload throughput (bytes over the time its uploads took).
  *
@@ -43,6 +44,7 @@ interface TeamStatus {
   bytesUploaded: number;
   uploadSeconds: number;
   backlog: number;
+  pages: { written: number; read: number; refused: number };
 }
 
 async function team(d: TestDaemon): Promise<TeamStatus> {
@@ -66,12 +68,14 @@ async function main(): Promise<void> {
     log('starting Swift (S3 API) on loopback');
     store = await startObjectStore(join(tmp, 'swift'));
     await store.createBucket(BUCKET);
+    // Kept once the fake PyPI is stopped: its hosts then resolve to a closed port.
+    const resolve = pypi.resolve;
     const shared = { s3: { endpoint: store.endpoint, bucket: BUCKET, prefix: 'bench/', region: store.region, forcePathStyle: true } };
-    const daemon = async (name: string): Promise<TestDaemon> => {
+    const daemon = async (name: string, mode: { offline?: 'team' } = {}): Promise<TestDaemon> => {
       const home = join(tmp, name);
       await mkdir(home, { recursive: true });
-      await writeFile(join(home, 'config.json'), JSON.stringify({ shared }));
-      const d = await startDaemon({ resolve: (pypi as FakePypi).resolve, caCertPath: ca.certPath, home, extraEnv: (store as ObjectStore).env });
+      await writeFile(join(home, 'config.json'), JSON.stringify({ shared, ...mode }));
+      const d = await startDaemon({ resolve, caCertPath: ca.certPath, home, extraEnv: (store as ObjectStore).env });
       daemons.push(d);
       return d;
     };
@@ -84,7 +88,9 @@ async function main(): Promise<void> {
       log(`${label}: ${secs(ms)} s`);
       return ms;
     };
-    const archives = (): number => [...(pypi as FakePypi).counters.files.values()].reduce((a, b) => a + b, 0);
+    // Counted on the fake PyPI's own counters, which outlive it (B runs with it stopped).
+    const counters = pypi.counters;
+    const archives = (): number => [...counters.files.values()].reduce((a, b) => a + b, 0);
 
     const a = await daemon('home-a');
     const coldBefore = archives();
@@ -92,17 +98,21 @@ async function main(): Promise<void> {
     const coldArchives = archives() - coldBefore;
     const deadline = Date.now() + DRAIN_TIMEOUT_MS;
     let ta = await team(a);
-    while (ta.backlog > 0 && Date.now() < deadline) {
+    const projects = new Set(specs.map((s) => s.name)).size;
+    while ((ta.backlog > 0 || ta.pages.written < projects) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));
       ta = await team(a);
     }
-    if (ta.backlog > 0) throw new Error(`A's uploads did not drain in ${DRAIN_TIMEOUT_MS / 1000} s: ${JSON.stringify(ta)}`);
+    if (ta.backlog > 0 || ta.pages.written < projects) throw new Error(`A's uploads did not drain in ${DRAIN_TIMEOUT_MS / 1000} s: ${JSON.stringify(ta)}`);
     const warmBefore = archives();
     const warm = await install(a, 'A warm');
     const warmArchives = archives() - warmBefore;
-    const b = await daemon('home-b');
     const before = archives();
-    const fromTeam = await install(b, 'B from the team store');
+    // B has no index to fall back on: the fake PyPI is gone.
+    await (pypi as FakePypi).close();
+    pypi = undefined;
+    const b = await daemon('home-b', { offline: 'team' });
+    const fromTeam = await install(b, 'B from the team store (team-only, index stopped)');
     const tb = await team(b);
     const upstreamArchives = archives() - before;
 
@@ -116,14 +126,15 @@ async function main(): Promise<void> {
         [
           ['A cold (fake PyPI, uploads in the background)', secs(cold), String(coldArchives)],
           ['A warm (own cache)', secs(warm), String(warmArchives)],
-          ['B from the team store (another home)', secs(fromTeam), String(upstreamArchives)],
+          ['B from the team store (another home, team-only, fake PyPI stopped)', secs(fromTeam), String(upstreamArchives)],
         ],
       ),
     );
     console.log('');
     const rate = ta.uploadSeconds > 0 ? ta.bytesUploaded / 1e6 / ta.uploadSeconds : 0;
     console.log(`A uploaded ${ta.uploads} blobs, ${mb(ta.bytesUploaded)} MiB in ${ta.uploadSeconds.toFixed(2)} s of uploads: ${rate.toFixed(0)} MB/s (1e6 B/s)`);
-    console.log(`B: ${tb.hits} hits from the bucket, ${tb.misses} misses, ${tb.refused} refused, ${tb.errors} errors`);
+    console.log(`A wrote ${ta.pages.written} pages to the bucket`);
+    console.log(`B: ${tb.hits} hits from the bucket, ${tb.misses} misses, ${tb.refused} refused, ${tb.errors} errors; ${tb.pages.read} pages read, ${tb.pages.refused} refused`);
   } finally {
     for (const d of daemons) await stopDaemon(d);
     await store?.stop().catch((err: Error) => log(`could not stop Swift: ${err.message}`));

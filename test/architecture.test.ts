@@ -21,7 +21,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   files: ['pages', 'upstream', 'store'],
   pages: ['upstream', 'store', 'simple'],
   upstream: [],
-  team: ['files'],
+  team: ['files', 'pages'],
   store: ['simple'],
   simple: [],
   archive: [],

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult, TeamStatus } from '@pipcache/shared';
 import type { TestDaemon } from '../helpers/daemon.js';
@@ -11,8 +12,9 @@ import { createWorld, type World } from '../helpers/world.js';
 
 /**
  * The team tier against a real object store (Swift's S3 API on loopback):
- * one daemon fills the bucket, others install from it, refuse a corrupted
- * object, and get by without a hung store. libb's wheel is 40 MiB: it goes
+ * one daemon fills the bucket with blobs and pages, another installs from
+ * it in team-only mode with no route to the index, others refuse a
+ * corrupted object and get by without a hung store. libb's wheel is 40 MiB: it goes
  * up in parts and comes down streamed.
  */
 const BUCKET = 'pipcache-team';
@@ -30,13 +32,45 @@ let store: ObjectStore;
 let venv: Venv;
 let homes = 0;
 let downloads = 0;
+/** Where a team-only daemon's index hosts resolve to: a loopback port that counts and drops connections. */
+let sink: { server: Server; port: number; connections: number };
 
-async function teamDaemon(): Promise<TestDaemon> {
-  const home = join(world.dir, `team-home-${homes++}`);
+async function teamDaemon(opts: { offline?: 'team'; resolve?: string; home?: string } = {}): Promise<TestDaemon> {
+  const home = opts.home ?? join(world.dir, `team-home-${homes++}`);
   await mkdir(home, { recursive: true });
   const shared = { s3: { endpoint: store.endpoint, bucket: BUCKET, prefix: PREFIX, region: store.region, forcePathStyle: true }, timeoutMs: TIMEOUT_MS };
-  await writeFile(join(home, 'config.json'), JSON.stringify({ shared }));
-  return world.startDaemon({ home, extraEnv: store.env });
+  await writeFile(join(home, 'config.json'), JSON.stringify({ shared, ...(opts.offline ? { offline: opts.offline } : {}) }));
+  return world.startDaemon({ home, extraEnv: store.env, ...(opts.resolve ? { resolve: opts.resolve } : {}) });
+}
+
+/** Writes a page document to the bucket as a daemon would (or as someone with write access could). */
+async function putPage(project: string, files: { filename: string; url: string; sha256: string }[]): Promise<void> {
+  const doc = {
+    format: 1,
+    origin: 'pypi.org',
+    project,
+    name: project,
+    upstreamUrl: `https://pypi.org/simple/${project}/`,
+    etag: null,
+    lastModified: null,
+    fetchedAt: Date.now(),
+    files: files.map((f) => ({ ...f, size: 10, yanked: false, metadata: false })),
+  };
+  await store.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}pages/pypi.org/${project}.json`, Body: JSON.stringify(doc) }));
+}
+
+async function startSink(): Promise<typeof sink> {
+  const s = {
+    server: createServer((socket) => {
+      s.connections++;
+      socket.destroy();
+    }),
+    port: 0,
+    connections: 0,
+  };
+  await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', resolve));
+  s.port = (s.server.address() as { port: number }).port;
+  return s;
 }
 
 /** pip downloads the closure of `app`; returns the directory and how long it took. */
@@ -57,10 +91,14 @@ async function expectVerified(dir: string): Promise<void> {
   }
 }
 
-async function team(d: TestDaemon): Promise<TeamStatus> {
+async function status(d: TestDaemon): Promise<StatusResult> {
   const r = await d.cli(['status', '--json']);
   expect(r.code, r.stderr).toBe(0);
-  const st = JSON.parse(r.stdout) as StatusResult;
+  return JSON.parse(r.stdout) as StatusResult;
+}
+
+async function team(d: TestDaemon): Promise<TeamStatus> {
+  const st = await status(d);
   if (!st.team) throw new Error('status has no team block');
   return st.team;
 }
@@ -79,26 +117,41 @@ beforeAll(async () => {
   store = await startObjectStore(join(world.dir, 'swift'));
   await store.createBucket(BUCKET);
   venv = await world.venv();
+  sink = await startSink();
 }, 180_000);
 
 afterAll(async () => {
+  await new Promise((r) => (sink ? sink.server.close(r) : r(undefined)));
   await store?.stop().catch(() => undefined);
   await world?.close();
 });
 
 describe('the team tier on an S3-compatible bucket', () => {
-  it('daemon A installs from upstream and its verified blobs land in the bucket', async () => {
+  it('daemon A installs from upstream; its verified blobs and its pages land in the bucket', async () => {
     const a = await teamDaemon();
     const cold = await fetchClosure(a);
     await expectVerified(cold.dir);
     const deadline = Date.now() + 30_000;
     let t = await team(a);
-    while ((t.backlog > 0 || t.uploads < CLOSURE.length) && Date.now() < deadline) {
+    while ((t.backlog > 0 || t.uploads < CLOSURE.length || t.pages.written < CLOSURE.length) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
       t = await team(a);
     }
     expect(t).toMatchObject({ state: 'up', backlog: 0, errors: 0 });
     expect(t.uploads).toBeGreaterThanOrEqual(CLOSURE.length);
+    expect(t.pages.written).toBe(CLOSURE.length);
+    for (const [p, v] of CLOSURE) {
+      const f = world.file(p, v);
+      const page = await store.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}pages/pypi.org/${p}.json` }));
+      const doc = JSON.parse(await (page.Body as { transformToString(): Promise<string> }).transformToString()) as {
+        etag: string | null;
+        fetchedAt: number;
+        files: { filename: string; sha256: string }[];
+      };
+      expect(doc.files, p).toEqual([expect.objectContaining({ filename: f.filename, sha256: f.sha256 })]);
+      expect(doc.etag, p).toBeTruthy();
+      expect(doc.fetchedAt, p).toBeGreaterThan(Date.now() - 120_000);
+    }
     for (const [p, v] of CLOSURE) {
       const f = world.file(p, v);
       const head = await store.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}blobs/${f.sha256}` }));
@@ -110,16 +163,70 @@ describe('the team tier on an S3-compatible bucket', () => {
     expect(logs).not.toContain(store.env.AWS_SECRET_ACCESS_KEY);
   });
 
-  it('daemon B (another home) gets every file from the bucket, verified, with no archive fetched upstream', async () => {
-    const b = await teamDaemon();
-    const before = world.archiveFetches();
+  it('daemon B (empty home, team-only, no route to the index) installs pages and files from the bucket, verified, with no request to the index', async () => {
+    const dead = `pypi.org:443=127.0.0.1:${sink.port},files.pythonhosted.org:443=127.0.0.1:${sink.port}`;
+    const b = await teamDaemon({ offline: 'team', resolve: dead });
+    expect(await status(b)).toMatchObject({ mode: 'team', offline: false });
+    expect((await b.cli(['status'])).stdout).toMatch(/mode\s+team-only/);
+    const before = world.upstreamTraffic();
     const got = await fetchClosure(b);
-    console.log(`install from the bucket ${Math.round(got.ms)} ms`);
+    console.log(`team-only install from the bucket ${Math.round(got.ms)} ms`);
     await expectVerified(got.dir);
-    expect(world.archiveFetches()).toBe(before);
+    expect(world.upstreamTraffic()).toEqual(before);
+    expect(sink.connections).toBe(0);
     const t = await team(b);
     expect(t.hits).toBeGreaterThanOrEqual(CLOSURE.length);
+    expect(t.pages).toEqual({ read: CLOSURE.length, written: 0, refused: 0 });
     expect(t).toMatchObject({ state: 'up', refused: 0, errors: 0, uploads: 0 });
+
+    // What the bucket lacks is a clear error, not a trip to the index.
+    const missing = await venv.pip(['download', '--no-cache-dir', '-d', join(world.dir, 'dl-missing'), 'nosuchproject'], b.pipEnv, 60_000);
+    expect(missing.code).not.toBe(0);
+    const refusal = (await b.logs()).find((l) => l.msg === 'request' && l.code === 'E_TEAM_MISS');
+    expect(refusal?.reason).toMatch(/team-only: nothing cached for project nosuchproject, and the team store has no page for it/);
+
+    // A page listing a blob the bucket lacks: the file is a 503 naming it, and the index is not asked.
+    const ghost = 'ghost-1.0-py3-none-any.whl';
+    await putPage('ghost', [{ filename: ghost, url: `https://files.pythonhosted.org/packages/gh/${ghost}`, sha256: 'ab'.repeat(32) }]);
+    const noBlob = await venv.pip(['download', '--no-cache-dir', '--retries', '0', '-d', join(world.dir, 'dl-ghost'), 'ghost'], b.pipEnv, 60_000);
+    expect(noBlob.code).not.toBe(0);
+    const fileMiss = (await b.logs()).find((l) => l.msg === 'request' && String(l.path).endsWith(ghost));
+    expect(fileMiss).toMatchObject({ status: 503, code: 'E_TEAM_MISS' });
+
+    // A hostile page: entries off the configured indexes, or naming another file's URL, are refused and not cached.
+    const liba = world.file('liba', '1.0');
+    await putPage('hostile', [
+      { filename: 'hostile-1.0-py3-none-any.whl', url: 'https://evil.example/hostile-1.0-py3-none-any.whl', sha256: 'cd'.repeat(32) },
+      { filename: 'hostile-1.0-py3-none-any.whl', url: `https://files.pythonhosted.org/packages/aa/${liba.filename}`, sha256: liba.sha256 },
+    ]);
+    const hostile = await venv.pip(['download', '--no-cache-dir', '--retries', '0', '-d', join(world.dir, 'dl-hostile'), 'hostile'], b.pipEnv, 60_000);
+    expect(hostile.code).not.toBe(0);
+    expect(hostile.stderr + hostile.stdout).toMatch(/No matching distribution/);
+    const refusedPage = (await b.logs()).find((l) => l.msg === 'team page refused: not cached');
+    expect(refusedPage?.key).toBe(`${PREFIX}pages/pypi.org/hostile.json`);
+    expect(String(refusedPage?.reason)).toMatch(/2 entries refused: .*not on a configured index.*ends in/);
+    const ls = JSON.parse((await b.cli(['ls', 'hostile', '--json'])).stdout) as { files?: unknown[] };
+    expect(ls.files ?? []).toEqual([]);
+    const t2 = await team(b);
+    expect(t2.pages).toEqual({ read: CLOSURE.length + 2, written: 0, refused: 1 });
+
+    // What came from the bucket is stored like a page from the index: offline serves it.
+    const off = await b.cli(['offline', 'on']);
+    expect(off.stdout).toMatch(/^offline/);
+    const again = await fetchClosure(b);
+    await expectVerified(again.dir);
+    expect(await team(b)).toMatchObject({ hits: t2.hits, misses: t2.misses, pages: t2.pages });
+    expect(world.upstreamTraffic()).toEqual(before);
+    expect(sink.connections).toBe(0);
+    expect((await b.cli(['offline', 'team'])).stdout).toMatch(/^team-only/);
+    expect(await status(b)).toMatchObject({ mode: 'team', offline: false });
+
+    // The mode survives a restart as offline does, even with a config that no longer says "team".
+    await b.stop();
+    const again2 = await teamDaemon({ home: b.home, resolve: dead });
+    expect(await status(again2)).toMatchObject({ mode: 'team', offline: false });
+    expect((await again2.cli(['offline', 'status'])).stdout).toMatch(/^team-only/);
+    await again2.stop();
   });
 
   it('a corrupted object is refused, not served or cached, and the file comes from upstream', async () => {

@@ -59,8 +59,8 @@ export function buildCli(argv: string[]): Argv {
     )
     .command(
       'offline <state>',
-      'switch offline mode: no upstream traffic at all',
-      (y) => jsonOpt(y).positional('state', { choices: ['on', 'off', 'status'] as const, demandOption: true }),
+      'switch offline mode: on (no upstream traffic at all), team (the team store only, no index), off',
+      (y) => jsonOpt(y).positional('state', { choices: ['on', 'team', 'off', 'status'] as const, demandOption: true }),
       (a) => emit(a.json, () => offline({ state: a.state })),
     )
     .command(

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { interceptedHosts, type Config, type HomePaths } from '@pipcache/shared';
+import { configuredMode, interceptedHosts, type Config, type HomePaths } from '@pipcache/shared';
 import { startInterception } from './tls/interception.js';
 import type { Catalog } from './store/catalog.js';
 import type { Evictor } from './store/evictor.js';
@@ -88,7 +88,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   const metrics = new DaemonMetrics({
     downloadsInFlight: () => files?.activeDownloads ?? 0,
     storeSize: () => (catalog ? storedTotals(catalog.allFiles()) : { bytes: 0, files: 0 }),
-    offline: () => offlineState?.isOn ?? config.offline,
+    offline: () => offlineState?.isOn ?? config.offline === true,
     version: VERSION,
   });
   // Decided once the listener's port is known: a proxy that is this daemon is ignored.
@@ -115,11 +115,17 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     catalog = kept.catalog;
     evictor = kept.evictor;
     const { blobs, store, pins, leases } = kept;
-    const offline = new OfflineSwitch(kept.catalog, config.offline, logger);
+    const offline = new OfflineSwitch(kept.catalog, configuredMode(config.offline), logger);
     offlineState = offline;
     const env = opts.env ?? process.env;
     const credentials = new UpstreamCredentials({ env: () => env, netrcPath: () => env.NETRC ?? join(homedir(), '.netrc') });
-    const gate = new UpstreamGate({ config: () => config, offline: () => offline.isOn, credentials });
+    const gate = new UpstreamGate({
+      config: () => config,
+      offline: () => offline.isOn,
+      teamOnly: () => offline.mode === 'team',
+      hasTeamStore: () => team !== null,
+      credentials,
+    });
     upstream = new UpstreamClient({
       config: () => config,
       timeouts: config.upstream,
@@ -129,7 +135,6 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       observe: (kind, seconds, ok) => metrics.upstream(kind, seconds, ok),
     });
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
-    pages = new PageService({ catalog: kept.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }) });
     // Changing `shared` takes a restart: the tier is built once, here.
     team = openTeamTier(config.shared, {
       settings: { get: (name) => kept.catalog.getSetting(name), set: (name, value) => kept.catalog.setSetting(name, value) },
@@ -137,6 +142,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       blobSize: (sha) => blobs.size(sha),
       log: logger.child({ mod: 'team' }),
     });
+    pages = new PageService({ catalog: kept.catalog, upstream, config: () => config, gate, log: logger.child({ mod: 'pages' }), shared: team?.pages ?? null });
     team?.start();
     files = new FileService({
       catalog: kept.catalog,
@@ -196,7 +202,8 @@ export function createDaemon(opts: DaemonOptions): Daemon {
         startedAt,
         address: () => address,
         isOffline: () => offline.isOn,
-        setOffline: (on) => offline.set(on),
+        mode: () => offline.mode,
+        setMode: (mode) => offline.set(mode),
         stop: () => {
           void stop();
         },
@@ -233,12 +240,12 @@ export function createDaemon(opts: DaemonOptions): Daemon {
           const prev = config;
           config = next;
           interception.follow(interceptedHosts(next));
-          if (next.offline !== prev.offline) offline.configChanged(next.offline);
+          if (next.offline !== prev.offline) offline.configChanged(configuredMode(next.offline));
           chooseProxy();
           if (next.maxSize !== prev.maxSize) evictor?.check();
           const restart: string[] = (['port', 'host', 'caFile'] as const).filter((k) => next[k] !== prev[k]);
           if (JSON.stringify(next.shared) !== JSON.stringify(prev.shared)) restart.push('shared');
-          logger.info({ offline: offline.isOn, ...(restart.length ? { needsRestart: restart } : {}) }, 'config reloaded');
+          logger.info({ offline: offline.isOn, mode: offline.mode, ...(restart.length ? { needsRestart: restart } : {}) }, 'config reloaded');
         },
         logger.child({ mod: 'config' }),
       ),
@@ -246,7 +253,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     address = { host: config.host, port: listening.port };
     chooseProxy();
     const disk = kept.evictor.status();
-    logger.info({ ...address, home: paths.home, offline: offline.isOn, maxSize: disk.maxSize, stored: disk.bytes }, 'pipcache daemon listening');
+    logger.info({ ...address, home: paths.home, offline: offline.isOn, mode: offline.mode, maxSize: disk.maxSize, stored: disk.bytes }, 'pipcache daemon listening');
     return address;
   }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { PipcacheError } from './errors.js';
 import { checkIndexes, type IndexConfig } from './indexes.js';
 import { parseSharedConfig, type SharedConfig } from './shared-config.js';
+import type { UpstreamMode } from './protocol.js';
 import { isNoProxyEntry, parseIndexUpstream, parseProxyUrl, readCaFile, type UrlCredentials } from './upstream-config.js';
 import { allowsOnlyLoopback, checkMaxSize, checkPort, checkResolve, checkSeconds, HOST_RE, isLoopbackHost, parseNetwork, parseResolveList, parseSize, type Problems } from './config-values.js';
 
@@ -50,7 +51,12 @@ export interface Config {
   defaultPageMaxAge: number;
   /** When set, overrides upstream max-age for pages. */
   pageMaxAge: number | null;
-  offline: boolean;
+  /**
+   * The initial upstream mode: false (online), true (offline: no outbound
+   * traffic at all) or "team" (team-only: the team store in `shared`, never
+   * an index). `pipcache offline` wins once used.
+   */
+  offline: boolean | 'team';
   /** The upstream index that index mode (`http://127.0.0.1:PORT/simple/`) fronts. */
   indexUpstream: string;
   /** More indexes (each served in index mode at `/<name>/simple/`); see indexes.ts. */
@@ -167,8 +173,8 @@ export function validateConfig(raw: unknown, source: string): Config {
         break;
       }
       case 'offline':
-        if (typeof value === 'boolean') cfg.offline = value;
-        else problems.push('offline: expected true or false');
+        if (typeof value === 'boolean' || value === 'team') cfg.offline = value;
+        else problems.push('offline: expected true, false or "team"');
         break;
       case 'indexUpstream': {
         const index = typeof value === 'string' ? parseIndexUpstream(value) : null;
@@ -278,12 +284,18 @@ export function validateConfig(raw: unknown, source: string): Config {
         problems.push(`${key}: unknown key`);
     }
   }
+  if (cfg.offline === 'team' && cfg.shared === null) problems.push('offline: "team" reads the team store only, and `shared` names none');
   // With a token required and no networks named, anyone holding the token may connect.
   if (cfg.auth && !('allow' in raw)) cfg.allow = ['0.0.0.0/0', '::/0'];
   if (problems.length > 0) {
     throw new PipcacheError('E_CONFIG_INVALID', `${source}: ${problems.join('; ')}`);
   }
   return cfg;
+}
+
+/** The upstream mode a config's `offline` value stands for. */
+export function configuredMode(offline: Config['offline']): UpstreamMode {
+  return offline === 'team' ? 'team' : offline ? 'offline' : 'online';
 }
 
 /** Reads the config file (absent = defaults), then applies PIPCACHE_* env overrides. */

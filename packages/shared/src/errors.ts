@@ -28,6 +28,11 @@ export const ERROR_CODES = {
   E_UPSTREAM_TIMEOUT: { exit: 1, http: 504, hint: 'the upstream index did not answer in time' },
   E_SHARED: { exit: 1, http: 502, hint: 'the team bucket (shared.s3) could not be used; the daemon goes upstream instead' },
   E_OFFLINE_MISS: { exit: 1, http: 503, hint: 'pipcache is offline and does not hold this file' },
+  E_TEAM_MISS: {
+    exit: 1,
+    http: 503,
+    hint: 'team-only mode reads the team store and no index; install it once on a daemon that is online with the same store, or `pipcache offline off`',
+  },
   E_NOT_FOUND: { exit: 1, http: 404, hint: '' },
   E_DISK: { exit: 1, http: 507, hint: 'the cache could not write to disk' },
   E_FORBIDDEN: { exit: 1, http: 403, hint: 'pipcache only reaches the configured indexes (interceptHosts, indexUpstream, indexes) and, for tunnels, what the config allows' },

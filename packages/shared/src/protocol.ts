@@ -40,6 +40,13 @@ export interface HelloResult {
   pid: number;
 }
 
+/**
+ * How far the daemon reaches out: `online` (the indexes, and the team store
+ * when one is configured), `team` (the team store only, never an index or a
+ * file host), `offline` (nothing at all).
+ */
+export type UpstreamMode = 'online' | 'team' | 'offline';
+
 export interface StatusResult {
   pid: number;
   version: string;
@@ -48,7 +55,9 @@ export interface StatusResult {
   host: string;
   startedAt: string;
   uptimeSeconds: number;
+  /** True only in `offline` mode (no outbound traffic at all). */
   offline: boolean;
+  mode: UpstreamMode;
   /** Clients must present the token under the home. */
   auth: boolean;
   home: string;
@@ -105,6 +114,8 @@ export interface TeamStatus {
   backlog: number;
   /** Objects whose bytes did not match their name. */
   refused: number;
+  /** Project pages: written after a refresh from an index, read in team-only mode, refused when read back invalid. */
+  pages: { written: number; read: number; refused: number };
   errors: number;
   lastError: string | null;
 }

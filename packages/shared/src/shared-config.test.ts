@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from './config.js';
+import { configuredMode, validateConfig } from './config.js';
 
 describe('the shared (team tier) config key', () => {
   it('is off by default', () => {
@@ -25,5 +25,13 @@ describe('the shared (team tier) config key', () => {
     expect(() => validateConfig({ shared: { s3: { bucket: 'team-pip', endpoint: 'ftp://x' } } }, 'c')).toThrow(/shared\.s3\.endpoint/);
     expect(() => validateConfig({ shared: { s3: { bucket: 'team-pip' }, timeoutMs: 120_000 } }, 'c')).toThrow(/shared\.timeoutMs/);
     expect(() => validateConfig({ shared: {} }, 'c')).toThrow(/shared\.s3: missing/);
+  });
+
+  it('takes offline "team" (team-only mode) only with a team store', () => {
+    const cfg = validateConfig({ offline: 'team', shared: { s3: { bucket: 'team-pip' } } }, 'c');
+    expect(configuredMode(cfg.offline)).toBe('team');
+    expect(() => validateConfig({ offline: 'team' }, 'c')).toThrow(/offline: "team" reads the team store only/);
+    expect(() => validateConfig({ offline: 'teams' }, 'c')).toThrow(/offline: expected true, false or "team"/);
+    expect([configuredMode(true), configuredMode(false)]).toEqual(['offline', 'online']);
   });
 });

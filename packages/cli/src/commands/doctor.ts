@@ -137,6 +137,7 @@ function upstreamCheck(line: Record<string, unknown>, configFile: string): Check
     return { name: 'upstream', ok: false, detail: `the daemon cannot reach the index: ${reason || code}`, fix: 'pipcache logs (the daemon says why); check upstreamProxy, noProxy and caFile in the config' };
   }
   if (code === 'E_OFFLINE_MISS') return { name: 'upstream', ok: true, detail: 'offline: the daemon asks no index (pipcache offline off to go online)' };
+  if (code === 'E_TEAM_MISS') return { name: 'upstream', ok: true, detail: 'team-only: the daemon asks the team store and no index (pipcache offline off to go online)' };
   return { name: 'upstream', ok: true, detail: `the index answered the daemon (${String(line.status ?? '')})`.trim() };
 }
 

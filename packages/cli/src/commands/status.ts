@@ -21,6 +21,7 @@ function teamRows(st: StatusResult): [string, string][] {
   return [
     ['team', `${t.location}: ${t.state}`],
     ['team use', `${t.hits} hits, ${t.misses} misses, ${t.refused} refused; ${t.uploads} uploads (${formatBytes(t.bytesUploaded)}), ${t.backlog} waiting`],
+    ['team pages', `${t.pages.written} written, ${t.pages.read} read, ${t.pages.refused} refused`],
     ['team errors', t.errors === 0 ? '0' : `${t.errors}, last: ${t.lastError ?? '-'}`],
   ];
 }
@@ -32,7 +33,7 @@ export async function status(): Promise<{ result: unknown; text: string }> {
     ['address', st.address],
     ['pid', String(st.pid)],
     ['uptime', formatDuration(st.uptimeSeconds)],
-    ['mode', st.offline ? 'offline' : 'online'],
+    ['mode', st.mode === 'team' ? 'team-only (the team store, no index)' : (st.mode ?? (st.offline ? 'offline' : 'online'))],
     ['home', st.home],
     ['catalog', `${st.catalog.projects} projects, ${st.catalog.files} files known, ${st.catalog.storedFiles} stored (${formatBytes(st.catalog.catalogBytes)})`],
     ['on disk', formatBytes(st.catalog.bytesOnDisk)],

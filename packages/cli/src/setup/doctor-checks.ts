@@ -192,7 +192,11 @@ export function offlineCheck(st: StatusResult): Check {
   return {
     name: 'offline',
     ok: true,
-    detail: st.offline ? 'on: only what is cached is served (pipcache offline off to fetch again)' : 'off: misses are fetched upstream',
+    detail: st.offline
+      ? 'on: only what is cached is served (pipcache offline off to fetch again)'
+      : st.mode === 'team'
+        ? 'team: misses come from the team store only, no index (pipcache offline off to fetch again)'
+        : 'off: misses are fetched upstream',
   };
 }
 

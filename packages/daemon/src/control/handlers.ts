@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, PipcacheError, type HelloResult } from '@pipcache/shared';
+import { PROTOCOL_VERSION, PipcacheError, type HelloResult, type UpstreamMode } from '@pipcache/shared';
 import type { Handler } from './server.js';
 import type { ControlServices } from './services.js';
 import { ls } from './ls.js';
@@ -8,6 +8,17 @@ import { status } from './status.js';
 import { verifyStore } from './verify.js';
 import { KEEP_RECENT_MS } from '../store/gc.js';
 
+/** The mode an `offline` request asks for: `{ mode }`, or `{ on }` as older clients send it; undefined to only ask. */
+function requestedMode(args: Record<string, unknown>): UpstreamMode | undefined {
+  if (args.mode !== undefined) {
+    if (args.mode === 'online' || args.mode === 'team' || args.mode === 'offline') return args.mode;
+    throw new PipcacheError('E_USAGE', 'offline: expected on, team or off');
+  }
+  if (args.on === undefined) return undefined;
+  if (typeof args.on !== 'boolean') throw new PipcacheError('E_USAGE', 'offline: expected on, team or off');
+  return args.on ? 'offline' : 'online';
+}
+
 /** The control commands, keyed by name. */
 export function controlHandlers(services: ControlServices): Record<string, Handler> {
   return {
@@ -15,11 +26,12 @@ export function controlHandlers(services: ControlServices): Record<string, Handl
     status: () => status(services),
     ls: (args) => ls(services, args),
     offline: async (args) => {
-      if (args.on !== undefined) {
-        if (typeof args.on !== 'boolean') throw new PipcacheError('E_USAGE', 'offline: expected on or off');
-        await services.setOffline(args.on);
+      const mode = requestedMode(args);
+      if (mode === 'team' && services.team?.() === undefined) {
+        throw new PipcacheError('E_USAGE', 'offline team: team-only mode reads the team store, and the config names none (shared)');
       }
-      return { offline: services.isOffline() };
+      if (mode !== undefined) await services.setMode(mode);
+      return { offline: services.isOffline(), mode: services.mode() };
     },
     export: (args, progress) => services.exporter(checkExportRequest(args), progress),
     import: (args) => {

@@ -1,4 +1,4 @@
-import type { Config, HomePaths, TeamStatus } from '@pipcache/shared';
+import type { Config, HomePaths, TeamStatus, UpstreamMode } from '@pipcache/shared';
 import type { Catalog } from '../store/catalog.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Stats } from '../proxy/stats.js';
@@ -19,7 +19,9 @@ export interface ControlServices {
   startedAt: Date;
   address: () => { host: string; port: number };
   isOffline: () => boolean;
-  setOffline: (on: boolean) => Promise<void>;
+  /** Online, team-only or offline (`pipcache offline on|team|off`). */
+  mode: () => UpstreamMode;
+  setMode: (mode: UpstreamMode) => Promise<void>;
   stop: () => void;
   exporter: (req: ExportRequest, progress?: (p: ProgressEvent) => void) => Promise<ExportResult>;
   /** Records stored and damaged blobs (`verify`). */

@@ -38,6 +38,7 @@ export function status(services: ControlServices): StatusResult {
     startedAt: services.startedAt.toISOString(),
     uptimeSeconds: Math.round((Date.now() - services.startedAt.getTime()) / 1000),
     offline: services.isOffline(),
+    mode: services.mode(),
     auth: services.config().auth,
     home: services.paths.home,
     interceptHosts: interceptedHosts(services.config()),

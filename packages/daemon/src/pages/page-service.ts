@@ -11,6 +11,8 @@ import { readDecoded } from '../upstream/body.js';
 import { SingleFlight } from '../upstream/single-flight.js';
 import type { UpstreamGate } from '../upstream/gate.js';
 import { maxAgeOf } from './cache-control.js';
+import type { SharedPages } from './shared-pages.js';
+import { decodeSharedPage, encodeSharedPage, type SharedPage } from './shared-page-format.js';
 
 export type PageOutcome = 'hit' | 'miss' | 'revalidated' | 'stale' | 'offline';
 
@@ -40,6 +42,16 @@ export interface PageServiceDeps {
   /** Decides whether a page may be fetched (offline mode, configured indexes) and which hosts a listed file may come from. */
   gate: UpstreamGate;
   log: Logger;
+  /** The team store's pages: written after each refresh from an index, read in team-only mode; null when none. */
+  shared?: SharedPages | null;
+}
+
+/** What a stored page says about where and when its listing came from. */
+interface Validators {
+  etag: string | null;
+  lastModified: string | null;
+  fetchedAt: number;
+  maxAge: number;
 }
 
 /**
@@ -101,6 +113,10 @@ export class PageService {
     if (record && !opts.revalidate && Date.now() < record.fetchedAt + record.maxAge * 1000) {
       return this.result(origin, project, 'hit', record);
     }
+    if (this.deps.gate.teamOnly() && this.deps.shared) {
+      const shared = this.deps.shared;
+      return this.flights.run(`${origin}/${project}`, () => this.fromTeam(shared, origin, project, url, record));
+    }
     return this.flights.run(`${origin}/${project}`, () => this.refresh(origin, project, url, record));
   }
 
@@ -130,7 +146,14 @@ export class PageService {
         }
         const body = await readDecoded(res, url, this.deps.config().limits.pageBytes);
         const page = this.parse(body, contentType, url, project);
-        await this.save(origin, project, url, page, res.headers);
+        const validators = {
+          etag: header(res.headers, 'etag') ?? null,
+          lastModified: header(res.headers, 'last-modified') ?? null,
+          fetchedAt: Date.now(),
+          maxAge: this.maxAge(res.headers),
+        };
+        const saved = await this.save(origin, project, url, page, validators);
+        this.share(saved.record, saved.listed);
         return this.result(origin, project, 'miss');
       }
       res.body.resume();
@@ -170,13 +193,51 @@ export class PageService {
     return page;
   }
 
-  private async save(
-    origin: string,
-    project: string,
-    url: string,
-    page: ProjectPage,
-    headers: Record<string, string | string[] | undefined>,
-  ): Promise<void> {
+  /**
+   * Team-only: the page from the team store, stored locally like a page
+   * from the index (so offline mode serves it later). When the store lacks
+   * it, cannot answer, or holds a page that does not decode, what is on disk
+   * is served, or E_TEAM_MISS when nothing is.
+   */
+  private async fromTeam(shared: SharedPages, origin: string, project: string, url: string, record: PageRecord | undefined): Promise<PageResult | null> {
+    const read = await shared.read(origin, project, this.deps.config().limits.pageBytes);
+    let reason = read.kind === 'absent' ? 'the team store has no page for it' : read.kind === 'unavailable' ? `the team store is unavailable (${read.reason})` : '';
+    let got: SharedPage | undefined;
+    if (read.kind === 'found') {
+      try {
+        got = decodeSharedPage(read.text, { origin, project, isIndexUrl: (u) => this.deps.gate.isIndexUrl(u) });
+      } catch (err) {
+        reason = err instanceof Error ? err.message : String(err);
+        shared.refused(origin, project, reason);
+      }
+    }
+    if (got) {
+      if (got.rejected.length > 0) shared.refused(origin, project, `${got.rejected.length} entries refused: ${got.rejected.slice(0, 5).join('; ')}`);
+      // Fresh from now on for the configured page lifetime: the store is asked again after it.
+      await this.save(origin, project, url, got.page, { etag: got.etag, lastModified: got.lastModified, fetchedAt: Date.now(), maxAge: this.maxAge({}) });
+      shared.used(origin, project);
+      return this.result(origin, project, 'miss');
+    }
+    const stored = this.listing(origin, project).filter((f) => f.stored);
+    if (!record && stored.length === 0) throw new PipcacheError('E_TEAM_MISS', `team-only: nothing cached for project ${project}, and ${reason}`);
+    this.deps.log.warn({ origin, project, reason }, 'team-only: serving the cached page');
+    return { record, files: () => stored, outcome: 'stale', revision: this.revision(origin, project), reason };
+  }
+
+  /** Writes a page just fetched from an index to the team store, off the request's path. */
+  private share(record: PageRecord, listed: FileRecord[]): void {
+    const shared = this.deps.shared;
+    if (!shared) return;
+    setImmediate(() => {
+      try {
+        shared.write(record.origin, record.project, encodeSharedPage(record, listed));
+      } catch (err) {
+        this.deps.log.warn({ origin: record.origin, project: record.project, err: (err as Error).message }, 'could not encode a page for the team store');
+      }
+    });
+  }
+
+  private async save(origin: string, project: string, url: string, page: ProjectPage, v: Validators): Promise<{ record: PageRecord; listed: FileRecord[] }> {
     const now = new Date().toISOString();
     const listed: FileRecord[] = [];
     for (const f of page.files) {
@@ -193,14 +254,15 @@ export class PageService {
       name: page.name,
       origin,
       upstreamUrl: url,
-      etag: header(headers, 'etag') ?? null,
-      lastModified: header(headers, 'last-modified') ?? null,
-      fetchedAt: Date.now(),
-      maxAge: this.maxAge(headers),
+      etag: v.etag,
+      lastModified: v.lastModified,
+      fetchedAt: v.fetchedAt,
+      maxAge: v.maxAge,
       ...(page.lastSerial !== undefined ? { lastSerial: page.lastSerial } : {}),
     };
     await this.deps.catalog.savePage(record, listed);
     this.listingChanged(origin, project);
+    return { record, listed };
   }
 }
 

@@ -29,6 +29,7 @@ export interface ErrorAnswer {
  */
 const OUTCOMES: Partial<Record<ErrorCode, CacheOutcome>> = {
   E_OFFLINE_MISS: 'offline',
+  E_TEAM_MISS: 'offline',
   E_FORBIDDEN: 'refused',
   E_BAD_REQUEST: 'refused',
   E_NOT_FOUND: 'refused',

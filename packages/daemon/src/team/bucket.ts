@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { SharedS3Config } from '@pipcache/shared';
+import { PipcacheError, type SharedS3Config } from '@pipcache/shared';
 
 /** lib-storage refuses parts under 5 MiB and more than 10,000 parts; stores such as Swift allow 1,000. */
 const MIN_PART_BYTES = 8 * 1024 * 1024;
@@ -46,19 +46,59 @@ export class Bucket {
     return `${this.s3.prefix}blobs/${sha256}`;
   }
 
+  /** `<prefix>pages/<origin>/<project>.json`: the object key of a project's page. */
+  pageKey(origin: string, project: string): string {
+    return `${this.s3.prefix}pages/${origin}/${project}.json`;
+  }
+
   /** Where the tier lives, for the log and status (no credentials in it). */
   describe(): string {
     return `s3://${this.s3.bucket}/${this.s3.prefix}${this.s3.endpoint ? ` at ${this.s3.endpoint}` : ''}`;
   }
 
-  /** The object, or null when there is none. Throws when the bucket cannot answer in time. */
-  async get(sha256: string): Promise<BucketObject | null> {
+  /** The blob's object, or null when there is none. Throws when the bucket cannot answer in time. */
+  get(sha256: string): Promise<BucketObject | null> {
+    return this.getObject(this.key(sha256));
+  }
+
+  /**
+   * A small text object read whole (a page document), or null when there is
+   * none. Throws when the bucket cannot answer in time, or E_LIMIT when the
+   * object is larger than `maxBytes`.
+   */
+  async getText(key: string, maxBytes: number): Promise<string | null> {
+    const obj = await this.getObject(key);
+    if (!obj) return null;
+    const tooLarge = (): PipcacheError => new PipcacheError('E_LIMIT', `${key} is larger than ${maxBytes} bytes (limits.pageBytes)`);
+    if (obj.size !== null && obj.size > maxBytes) {
+      obj.body.destroy();
+      throw tooLarge();
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of obj.body) {
+      total += (chunk as Buffer).length;
+      if (total > maxBytes) {
+        obj.body.destroy();
+        throw tooLarge();
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /** Writes a small text object (a page document) in one request. */
+  async putText(key: string, text: string, contentType: string): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.s3.bucket, Key: key, Body: text, ContentType: contentType }));
+  }
+
+  private async getObject(key: string): Promise<BucketObject | null> {
     // The deadline covers the answer's headers only: an abort after them
     // would cut the body, whose silences the socket timeout bounds instead.
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new DOMException('no answer within shared.timeoutMs', 'TimeoutError')), this.timeoutMs);
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.s3.bucket, Key: this.key(sha256) }), {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.s3.bucket, Key: key }), {
         abortSignal: deadline.signal,
       });
       return { body: res.Body as Readable, size: res.ContentLength ?? null };

@@ -3,6 +3,8 @@ import type { TeamStatus } from '@pipcache/shared';
 import type { SharedBlob, SharedBlobs } from '../files/shared-blobs.js';
 import { describeError, type Bucket } from './bucket.js';
 import { Uploader, type BacklogStore } from './uploader.js';
+import { TeamPages } from './team-pages.js';
+import type { SharedPages } from '../pages/shared-pages.js';
 
 /** After a failure the bucket is left alone this long; requests go straight upstream meanwhile. */
 const RETRY_AFTER_MS = 30_000;
@@ -36,6 +38,7 @@ export class TeamTier implements SharedBlobs {
   private errors = 0;
   private lastError: string | null = null;
   private readonly uploader: Uploader;
+  private readonly teamPages: TeamPages;
   private readonly now: () => number;
 
   constructor(private readonly deps: TeamTierDeps) {
@@ -50,6 +53,18 @@ export class TeamTier implements SharedBlobs {
       failed: (err) => this.failed(err),
       succeeded: () => this.succeeded(),
     });
+    this.teamPages = new TeamPages({
+      bucket: deps.bucket,
+      log: deps.log,
+      available: () => this.available(),
+      failed: (err) => this.failed(err),
+      succeeded: () => this.succeeded(),
+    });
+  }
+
+  /** The project pages in the bucket (the same state: a failure of either leaves the bucket alone). */
+  get pages(): SharedPages {
+    return this.teamPages;
   }
 
   start(): void {
@@ -58,6 +73,7 @@ export class TeamTier implements SharedBlobs {
   }
 
   async stop(): Promise<void> {
+    this.teamPages.stop();
     await this.uploader.stop();
     this.deps.bucket.destroy();
   }
@@ -132,6 +148,7 @@ export class TeamTier implements SharedBlobs {
       uploadSeconds: Math.round(this.uploader.uploadMs) / 1000,
       backlog: this.uploader.size,
       refused: this.refusedCount,
+      pages: { ...this.teamPages.counts },
       errors: this.errors,
       lastError: this.lastError,
     };

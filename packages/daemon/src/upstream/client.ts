@@ -99,7 +99,7 @@ export class UpstreamClient {
     return { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` };
   }
 
-  /** One request to a configured index; the gate refuses anything else (and everything offline). */
+  /** One request to a configured index; the gate refuses anything else (and everything offline or team-only). */
   async request(
     url: string,
     opts: { kind?: 'page' | 'file'; method?: string; headers?: Record<string, string>; body?: NodeJS.ReadableStream; signal?: AbortSignal } = {},
@@ -109,7 +109,7 @@ export class UpstreamClient {
     let started: number | undefined;
     try {
       const u = new URL(url);
-      this.deps.gate.checkFetch(kind, u);
+      this.deps.gate.checkOutbound(kind, u);
       proxy = this.proxyFor(u);
       started = performance.now();
       const res = await this.dispatcher(proxy).request({

@@ -58,6 +58,10 @@ export function isInternalAddress(addr: string): boolean {
 export interface GateDeps {
   config: () => Config;
   offline: () => boolean;
+  /** Team-only mode: pages and files come from the team store, never from an index. */
+  teamOnly?: () => boolean;
+  /** Whether a team store is configured (team-only without one is as offline). */
+  hasTeamStore?: () => boolean;
   /** The secrets of indexes that need them; none when absent. */
   credentials?: UpstreamCredentials;
 }
@@ -68,6 +72,9 @@ export interface GateDeps {
  * tunnel and forward asks it first.
  *
  * - Offline: nothing goes out (E_OFFLINE_MISS).
+ * - Team-only: pages and files may still be had (from the team store, which
+ *   is no index and not asked here), but no request to an index, no tunnel
+ *   and no forward goes out (E_TEAM_MISS).
  * - Pages and files: only the configured indexes, over https (the intercepted
  *   hosts, and every index root as configured); anything else is E_FORBIDDEN,
  *   so nothing from another host can enter the cache.
@@ -131,17 +138,41 @@ export class UpstreamGate {
     return authorization ? { authorization } : {};
   }
 
-  /** Why a page or file request to `url` may not go out (offline, or not a configured index); null when it may. */
+  /** Team-only mode: the team store answers misses, no index does. */
+  teamOnly(): boolean {
+    return !this.deps.offline() && (this.deps.teamOnly?.() ?? false);
+  }
+
+  /**
+   * Why the page or file at `url` may not be fetched at all (offline, not a
+   * configured index, team-only with no team store); null when it may be:
+   * from the index, or in team-only mode from the team store.
+   */
   refusal(kind: 'page' | 'file', url: URL): PipcacheError | null {
     if (this.deps.offline()) return new PipcacheError('E_OFFLINE_MISS', `offline: not fetching ${url.host}${url.pathname}`);
     if (!this.isIndexUrl(url)) return new PipcacheError('E_FORBIDDEN', `${kind} from ${url.origin} refused: not a configured index`);
+    if (this.teamOnly() && !(this.deps.hasTeamStore?.() ?? false)) {
+      return new PipcacheError('E_TEAM_MISS', `team-only, and no team store is configured (shared): not fetching ${url.host}${url.pathname}`);
+    }
     return null;
   }
 
-  /** Throws unless a page or file request to `url` may go out. */
+  /** Throws unless the page or file at `url` may be fetched (see `refusal`). */
   checkFetch(kind: 'page' | 'file', url: URL): void {
     const refused = this.refusal(kind, url);
     if (refused) throw refused;
+  }
+
+  /**
+   * Throws unless a request to the index at `url` may go out: what
+   * `checkFetch` allows, except in team-only mode, which asks no index. The
+   * upstream client asks this before every request.
+   */
+  checkOutbound(kind: 'page' | 'file', url: URL): void {
+    this.checkFetch(kind, url);
+    if (this.teamOnly()) {
+      throw new PipcacheError('E_TEAM_MISS', `team-only: ${url.host}${url.pathname} did not come from the team store (absent, refused or unreachable), and no index is asked`);
+    }
   }
 
   /**
@@ -150,6 +181,7 @@ export class UpstreamGate {
    */
   async checkConnect(kind: 'tunnel' | 'forward', host: string, port: number): Promise<{ host: string; port: number }> {
     if (this.deps.offline()) throw new PipcacheError('E_OFFLINE_MISS', `offline: no ${kind} to ${host}:${port}`);
+    if (this.teamOnly()) throw new PipcacheError('E_TEAM_MISS', `team-only: no ${kind} to ${host}:${port}`);
     if (kind === 'tunnel' && port !== 443) throw new PipcacheError('E_FORBIDDEN', `tunnel to ${host}:${port} refused: only port 443 is tunnelled`);
     const cfg = this.deps.config();
     const name = host.toLowerCase();
@@ -194,6 +226,6 @@ async function resolveAll(name: string): Promise<string[]> {
  * forward as 403.
  */
 export function refusalStatus(kind: Outbound, err: PipcacheError): number {
-  if (err.code === 'E_OFFLINE_MISS') return kind === 'page' ? 404 : kind === 'file' ? 503 : 403;
+  if (err.code === 'E_OFFLINE_MISS' || err.code === 'E_TEAM_MISS') return kind === 'page' ? 404 : kind === 'file' ? 503 : 403;
   return err.httpStatus;
 }
