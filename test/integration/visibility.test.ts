@@ -110,7 +110,7 @@ describe('the X-Pipcache header', () => {
       expect(notHeld.status).toBe(503);
       expect(notHeld.headers['x-pipcache']).toBe('offline');
       const health = await local('/-/health');
-      expect(JSON.parse(health.text)).toMatchObject({ status: 'ok', offline: true });
+      expect(JSON.parse(health.text)).toMatchObject({ status: 'ok', offline: true, mode: 'offline' });
     } finally {
       expect((await daemon.cli(['offline', 'off'])).code).toBe(0);
     }
@@ -122,7 +122,7 @@ describe('/-/metrics and /-/health', () => {
     const r = await local('/-/health');
     expect(r.status).toBe(200);
     const body = JSON.parse(r.text) as { status: string; version: string; offline: boolean };
-    expect(body).toMatchObject({ status: 'ok', offline: false });
+    expect(body).toMatchObject({ status: 'ok', offline: false, mode: 'online' });
     expect(body.version).toMatch(/^\d+\.\d+\.\d+/);
     expect((await local('/-/health')).headers['cache-control']).toBe('no-store');
   });

@@ -89,6 +89,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     downloadsInFlight: () => files?.activeDownloads ?? 0,
     storeSize: () => (catalog ? storedTotals(catalog.allFiles()) : { bytes: 0, files: 0 }),
     offline: () => offlineState?.isOn ?? config.offline === true,
+    mode: () => offlineState?.mode ?? configuredMode(config.offline),
     version: VERSION,
   });
   // Decided once the listener's port is known: a proxy that is this daemon is ignored.
@@ -187,6 +188,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       metrics,
       version: VERSION,
       isOffline: () => offline.isOn,
+      mode: () => offline.mode,
       isStopping: () => stopping !== undefined,
       log: logger.child({ mod: 'proxy' }),
     });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DaemonMetrics, StoreSizeCache, storedTotals } from './metrics.js';
 
 function sources(over: Partial<ConstructorParameters<typeof DaemonMetrics>[0]> = {}): ConstructorParameters<typeof DaemonMetrics>[0] {
-  return { downloadsInFlight: () => 2, storeSize: () => ({ bytes: 1234, files: 3 }), offline: () => false, version: '9.9.9', ...over };
+  return { downloadsInFlight: () => 2, storeSize: () => ({ bytes: 1234, files: 3 }), offline: () => false, mode: () => 'team' as const, version: '9.9.9', ...over };
 }
 
 /** The value of one sample line of a text exposition, or undefined. */
@@ -34,6 +34,8 @@ describe('DaemonMetrics', () => {
     expect(sample(text, 'pipcache_evictions_total')).toBe(1);
     expect(sample(text, 'pipcache_evicted_bytes_total')).toBe(4096);
     expect(sample(text, 'pipcache_offline')).toBe(0);
+    expect(sample(text, 'pipcache_upstream_mode{mode="team"}')).toBe(1);
+    expect(sample(text, 'pipcache_upstream_mode{mode="online"}')).toBe(0);
     expect(sample(text, 'pipcache_info{version="9.9.9"}')).toBe(1);
     expect(text).not.toMatch(/^process_|^nodejs_/m);
     expect(m.contentType).toMatch(/^text\/plain/);

@@ -1,3 +1,4 @@
+import type { UpstreamMode } from '@pipcache/shared';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** What upstream requests are for, as the upstream client labels them. */
@@ -16,6 +17,8 @@ export interface MetricsSources {
   /** Bytes and files the store holds, from the catalog (an O(files) scan: cached by StoreSizeCache). */
   storeSize: () => { bytes: number; files: number };
   offline: () => boolean;
+  /** The upstream mode: online, team (the team store only) or offline. */
+  mode: () => UpstreamMode;
   version: string;
   /** Milliseconds; injected so tests need not wait. */
   now?: () => number;
@@ -134,6 +137,15 @@ export class DaemonMetrics implements EvictionMetrics {
       registers,
       collect() {
         this.set(sources.offline() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'pipcache_upstream_mode',
+      help: '1 for the daemon\'s upstream mode: online, team (the team store only) or offline',
+      labelNames: ['mode'],
+      registers,
+      collect() {
+        for (const mode of ['online', 'team', 'offline'] as const) this.set({ mode }, sources.mode() === mode ? 1 : 0);
       },
     });
     new Gauge({ name: 'pipcache_info', help: 'The daemon version', labelNames: ['version'], registers }).set({ version: sources.version }, 1);

@@ -13,6 +13,7 @@ beforeAll(async () => {
     metrics: { text: () => Promise.resolve('pipcache_up 1\n'), contentType: 'text/plain; version=0.0.4; charset=utf-8' },
     version: '1.2.3',
     isOffline: () => true,
+    mode: () => 'offline',
     isStopping: () => stopping,
     log: pino({ level: 'silent' }),
   });
@@ -33,7 +34,7 @@ describe('Monitoring', () => {
     stopping = false;
     const ok = await fetch(`${base}/-/health`, { signal: AbortSignal.timeout(5000) });
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toEqual({ status: 'ok', version: '1.2.3', offline: true });
+    expect(await ok.json()).toEqual({ status: 'ok', version: '1.2.3', offline: true, mode: 'offline' });
     stopping = true;
     const down = await fetch(`${base}/-/health`, { signal: AbortSignal.timeout(5000) });
     expect(down.status).toBe(503);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { PipcacheError } from '@pipcache/shared';
+import { PipcacheError, type UpstreamMode } from '@pipcache/shared';
 import { sendError } from './answer-error.js';
 
 export interface MonitoringDeps {
@@ -8,6 +8,8 @@ export interface MonitoringDeps {
   metrics: { text(): Promise<string>; readonly contentType: string };
   version: string;
   isOffline: () => boolean;
+  /** online, team (the team store only) or offline. */
+  mode: () => UpstreamMode;
   /** True once the daemon began to stop: load balancers should send no more. */
   isStopping: () => boolean;
   log: Logger;
@@ -41,7 +43,7 @@ export class Monitoring {
 
   private health(req: IncomingMessage, res: ServerResponse): void {
     const stopping = this.deps.isStopping();
-    const body = `${JSON.stringify({ status: stopping ? 'stopping' : 'ok', version: this.deps.version, offline: this.deps.isOffline() })}\n`;
+    const body = `${JSON.stringify({ status: stopping ? 'stopping' : 'ok', version: this.deps.version, offline: this.deps.isOffline(), mode: this.deps.mode() })}\n`;
     send(req, res, stopping ? 503 : 200, 'application/json', body);
   }
 
