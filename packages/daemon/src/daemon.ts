@@ -137,7 +137,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     });
     const access = new ClientAccess(() => config, await ClientAccess.loadToken(paths.authToken));
     // Changing `shared` takes a restart: the tier is built once, here.
-    team = openTeamTier(config.shared, {
+    team = await openTeamTier(config.shared, {
       settings: { get: (name) => kept.catalog.getSetting(name), set: (name, value) => kept.catalog.setSetting(name, value) },
       blobPath: (sha) => blobs.path(sha),
       blobSize: (sha) => blobs.size(sha),

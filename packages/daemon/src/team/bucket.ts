@@ -150,11 +150,3 @@ function isMissing(err: unknown): boolean {
   if (err instanceof S3ServiceException) return err.$metadata.httpStatusCode === 404 || err.name === 'NoSuchKey' || err.name === 'NotFound';
   return false;
 }
-
-/** A short, credential-free description of a bucket failure for the log and status. */
-export function describeError(err: unknown): string {
-  if (err instanceof S3ServiceException) return `${err.name} (HTTP ${err.$metadata.httpStatusCode ?? '?'}): ${err.message}`;
-  const e = err as Error & { code?: string };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'no answer within shared.timeoutMs';
-  return `${e.code ?? e.name}: ${e.message}`;
-}

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { SharedConfig } from '@pipcache/shared';
-import { Bucket } from './bucket.js';
 import { TeamTier } from './team-tier.js';
 import type { BacklogEntry } from './uploader.js';
 
@@ -15,8 +14,10 @@ export interface TeamTierWiring {
 }
 
 /** The team tier for the `shared` config key; null when none is configured. */
-export function openTeamTier(shared: SharedConfig | null, w: TeamTierWiring): TeamTier | null {
+export async function openTeamTier(shared: SharedConfig | null, w: TeamTierWiring): Promise<TeamTier | null> {
   if (!shared) return null;
+  // Loaded only here: the AWS SDK is large, and most daemons have no team tier.
+  const { Bucket } = await import('./bucket.js');
   return new TeamTier({
     bucket: new Bucket(shared.s3, shared.timeoutMs),
     blobPath: w.blobPath,

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { isPipcacheError } from '@pipcache/shared';
 import type { SharedPageRead, SharedPages, SharedPageWrite } from '../pages/shared-pages.js';
-import { describeError, type Bucket } from './bucket.js';
+import type { Bucket } from './bucket.js';
+import { describeError } from './bucket-errors.js';
 
 /** Page writes at once: they are small, and blob uploads share the link. */
 const CONCURRENT_WRITES = 2;

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { TeamStatus } from '@pipcache/shared';
 import type { SharedBlob, SharedBlobs } from '../files/shared-blobs.js';
-import { describeError, type Bucket } from './bucket.js';
+import type { Bucket } from './bucket.js';
+import { describeError } from './bucket-errors.js';
 import { Uploader, type BacklogStore } from './uploader.js';
 import { TeamPages } from './team-pages.js';
 import type { SharedPages } from '../pages/shared-pages.js';

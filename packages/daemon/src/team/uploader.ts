@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { describeError, type Bucket } from './bucket.js';
+import type { Bucket } from './bucket.js';
+import { describeError } from './bucket-errors.js';
 
 export interface BacklogEntry {
   sha256: string;
