@@ -92,6 +92,21 @@ describe('more indexes', () => {
     priv.requests.length = 0;
   });
 
+  it('index mode never passes the client\'s Authorization (meant for the daemon) to an index; the index gets its own', async () => {
+    const base = daemon.address.replace(/\/$/, '');
+    const pageRes = await fetch(`${base}/private/simple/secretlib/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' }, signal: AbortSignal.timeout(30_000) });
+    expect(pageRes.status).toBe(200);
+    const listed = ((await pageRes.json()) as { files: { filename: string; url: string }[] }).files.find((f) => f.filename === file('secretlib', '1.0').filename);
+    expect(listed).toBeDefined();
+    const fileUrl = new URL(listed?.url ?? '', `${base}/private/simple/secretlib/`).href;
+    priv.requests.length = 0;
+    // A HEAD on a file not stored yet is passed through to the index as it is, but for the credentials.
+    const head = await fetch(fileUrl, { method: 'HEAD', headers: { authorization: `Basic ${Buffer.from('pipcache:the-daemon-token').toString('base64')}` }, signal: AbortSignal.timeout(30_000) });
+    expect(head.status).toBe(200);
+    expect(priv.requests.map((r) => [r.method, r.authorization])).toEqual([['HEAD', `Basic ${Buffer.from(USER_PASS).toString('base64')}`]]);
+    expect(await storedFiles('secretlib')).toEqual([]);
+  });
+
   it('pip with --extra-index-url through the proxy caches both indexes, the daemon adding the credentials', async () => {
     const args = ['install', '--no-cache-dir', '--extra-index-url', `https://${PRIVATE_HOST}/simple/`, '--extra-index-url', `https://${TORCH_HOST}/whl/cu121`, 'appx'];
     const cold = await (await world.venv()).pip(args, daemon.pipEnv);

@@ -42,8 +42,15 @@ export async function passThrough(
   kind: 'page' | 'file' = 'file',
   /** The index's own headers (its Authorization), unless the client sent its own. */
   indexHeaders: Record<string, string> = {},
+  /**
+   * `drop`: the client's Authorization was meant for this daemon (index
+   * mode: its token), never for upstream; only the index's own goes there.
+   */
+  clientAuthorization: 'forward' | 'drop' = 'forward',
 ): Promise<void> {
   const { req, res } = ctx;
+  const fromClient = forwardableHeaders(req.headers);
+  if (clientAuthorization === 'drop') delete fromClient.authorization;
   ctx.outcome = ctx.outcome === 'miss' ? 'miss' : 'bypass';
   const method = req.method ?? 'GET';
   let up;
@@ -51,7 +58,7 @@ export async function passThrough(
     up = await upstream.request(ctx.url.href, {
       kind,
       method,
-      headers: { ...indexHeaders, ...forwardableHeaders(req.headers) },
+      headers: { ...indexHeaders, ...fromClient },
       ...(method !== 'GET' && method !== 'HEAD' ? { body: req } : {}),
     });
   } catch (err) {

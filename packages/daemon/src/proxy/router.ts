@@ -182,7 +182,7 @@ export class Router {
       return;
     }
     ctx.url = new URL(upstreamUrl);
-    await passThrough(ctx, this.deps.upstream, 'file', this.deps.gate.upstreamHeaders(ctx.url));
+    await passThrough(ctx, this.deps.upstream, 'file', this.deps.gate.upstreamHeaders(ctx.url), 'drop');
   }
 
   private finish(ctx: RequestContext, started: number): void {
