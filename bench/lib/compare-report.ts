@@ -167,5 +167,5 @@ export function printComparison(f: Figures, meta: ReportMeta): void {
   console.log(table(['target', 'result', 'figures'], targets(f)));
   console.log('');
   console.log('every run (ms for times, MB/s for throughput, bytes for RSS, counts for GETs):');
-  console.log(table(['figure', 'runs'], f.entries().map(([k, v]) => [k, v.map((n) => (Number.isInteger(n) ? String(n) : n.toFixed(k.includes('Gets') ? 2 : 0))).join(' ')])));
+  console.log(table(['figure', 'runs'], f.entries().map(([k, v]) => [k, v.map((n) => (Number.isInteger(n) ? String(n) : n.toFixed(k.includes('Gets') || k.includes('Cpu') ? 2 : 0))).join(' ')])));
 }

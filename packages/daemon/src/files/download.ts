@@ -15,10 +15,10 @@ import type { SharedBlobs } from './shared-blobs.js';
  */
 export const VERIFY_BEFORE_SERVE_BYTES = 32 * 1024 * 1024;
 /** A body is written (and handed to readers) in batches of this size, or of what arrived within BATCH_MS. */
-const BATCH_BYTES = 1024 * 1024;
+const BATCH_BYTES = 512 * 1024;
 const BATCH_MS = 10;
 /** Memory a download keeps of its newest bytes for the readers that keep up. */
-const RECENT_BYTES = 8 * 1024 * 1024;
+const RECENT_BYTES = 4 * 1024 * 1024;
 
 /**
  * `verified`: every byte is in the temp file and matches the digest; readers

@@ -13,7 +13,7 @@ import { writable } from './send.js';
  * Most bytes one write to a follower's socket carries (a download hands over
  * 1 MiB batches): what each of many clients of one download holds at most.
  */
-const FOLLOW_CHUNK = 1024 * 1024;
+const FOLLOW_CHUNK = 512 * 1024;
 /**
  * Read size (and read-ahead) of a hit: with pipe()'s backpressure each client
  * holds about two of these plus what its socket buffers, so it bounds the
