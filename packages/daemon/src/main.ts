@@ -79,6 +79,16 @@ async function serve(paths: HomePaths, lock: HomeLock, { env, announce }: RunDae
   });
   process.on('SIGTERM', () => void daemon.stop());
   process.on('SIGINT', () => void daemon.stop());
+  process.on('unhandledRejection', (reason) => {
+    // lmdb-js rejects a failed commit's writes (a full disk) in ways a caller
+    // cannot always catch (its shared commit promise): the write that failed
+    // is already reported by its caller. Anything else is a bug: fatal.
+    if (isCommitFailure(reason)) {
+      logger.error({ err: reason.message }, 'the catalog could not be written (is the disk full?)');
+      return;
+    }
+    throw reason;
+  });
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');
     lock.release();
@@ -117,4 +127,12 @@ if (isEntryScript()) {
     if (isPipcacheError(err)) process.stderr.write(`code: ${err.code}\n`);
     process.exit(isPipcacheError(err) ? err.exitCode || 1 : 1);
   });
+}
+
+/** lmdb-js's "Commit failed" rejection, with its `commitError` promise (handled here too). */
+function isCommitFailure(reason: unknown): reason is Error & { commitError: Promise<unknown> } {
+  const pending = (reason as { commitError?: unknown } | null)?.commitError;
+  if (!(reason instanceof Error) || !(pending instanceof Promise)) return false;
+  pending.catch(() => undefined);
+  return true;
 }

@@ -61,6 +61,6 @@ export class OfflineSwitch {
   /** From a config reload: only a change of the configured value moves the switch. */
   configChanged(mode: UpstreamMode): void {
     this.current = mode;
-    void this.settings.setSetting(SETTING, toSetting(mode));
+    this.settings.setSetting(SETTING, toSetting(mode)).catch((err: Error) => this.log.error({ err: err.message }, 'could not keep the upstream mode in the catalog'));
   }
 }

@@ -171,9 +171,14 @@ class FsBlobWriter implements BlobWriter {
     this.stream = createWriteStream(tmpPath, { flags: 'wx', mode: 0o644, highWaterMark: 8 * 1024 * 1024 });
     this.stream.on('error', (err) => {
       // Writes still queued when the writer is aborted fail: not a disk error.
-      if (this.aborted) return;
-      this.failure ??= new PipcacheError('E_DISK', `cannot write ${tmpPath}: ${err.message}`, { cause: err });
+      if (!this.aborted) this.failed(err);
     });
+  }
+
+  /** The first local write failure, kept as E_DISK. */
+  private failed(err: Error): PipcacheError {
+    this.failure ??= new PipcacheError('E_DISK', `cannot write ${this.tmpPath}: ${err.message}`, { cause: err });
+    return this.failure;
   }
 
   get error(): PipcacheError | undefined {
@@ -209,7 +214,8 @@ class FsBlobWriter implements BlobWriter {
   private async close(): Promise<void> {
     if (this.stream.closed) return;
     await new Promise<void>((resolve, reject) => {
-      this.stream.end((err?: Error | null) => (err ? reject(err) : resolve()));
+      // The callback can see a failure before the stream's 'error' event does.
+      this.stream.end((err?: Error | null) => (err ? reject(this.failed(err)) : resolve()));
     });
   }
 

@@ -13,6 +13,38 @@ import { fileKeyId, pickByOrigin, recordKey, type Catalog, type FileKey, type Fi
  * still found them.
  */
 
+/** How long a failed write waits for lmdb-js to give the commit's cause. */
+const COMMIT_CAUSE_MS = 1000;
+
+/**
+ * Every catalog write goes through here. When a commit fails (a full disk),
+ * lmdb-js rejects its writes with "Commit failed" and then rejects
+ * `commitError`, a promise nobody else holds, with the cause: left
+ * unhandled, that would stop the daemon. The cause is taken and the write
+ * fails with E_DISK, which the caller handles like any failed write.
+ */
+async function committed<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    const pending = (err as { commitError?: unknown }).commitError;
+    if (!(pending instanceof Promise)) throw err;
+    let timer: NodeJS.Timeout | undefined;
+    const cause = await Promise.race([
+      pending.then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), COMMIT_CAUSE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    const why = cause instanceof Error ? cause.message : 'commit failed';
+    throw new PipcacheError('E_DISK', `the catalog could not be written: ${why}`, { cause: cause ?? err });
+  }
+}
+
 /** The key of a page record: (origin, normalized project). */
 type PageKey = [origin: string, project: string];
 
@@ -63,7 +95,7 @@ export class LmdbCatalog implements Catalog {
   async migrate(): Promise<MigrationReport | null> {
     const from = this.schemaVersion();
     if (from === SCHEMA_VERSION) {
-      if (this.settings.get(SCHEMA_SETTING) !== SCHEMA_VERSION) await this.settings.put(SCHEMA_SETTING, SCHEMA_VERSION);
+      if (this.settings.get(SCHEMA_SETTING) !== SCHEMA_VERSION) await committed(this.settings.put(SCHEMA_SETTING, SCHEMA_VERSION));
       return null;
     }
     if (from > SCHEMA_VERSION) {
@@ -73,7 +105,7 @@ export class LmdbCatalog implements Catalog {
       );
     }
     const report: MigrationReport = { from, to: SCHEMA_VERSION, files: 0, pages: 0, urls: 0, dropped: 0 };
-    await this.root.transaction(() => {
+    await committed(this.root.transaction(() => {
       const files = [...this.files.getRange({})];
       const pages = [...this.pages.getRange({})];
       const urls = [...this.urls.getRange({})];
@@ -121,7 +153,7 @@ export class LmdbCatalog implements Catalog {
         report.urls++;
       }
       this.settings.put(SCHEMA_SETTING, SCHEMA_VERSION);
-    });
+    }));
     return report;
   }
 
@@ -169,7 +201,7 @@ export class LmdbCatalog implements Catalog {
   }
 
   async savePage(page: PageRecord, listed: FileRecord[]): Promise<void> {
-    await this.root.transaction(() => {
+    await committed(this.root.transaction(() => {
       const seen = new Set<string>();
       for (const rec of listed) {
         const key = recordKey(rec);
@@ -203,43 +235,43 @@ export class LmdbCatalog implements Catalog {
         }
       }
       this.pages.put(pageKey(page.origin, page.project), page);
-    });
+    }));
   }
 
   async touchPage(origin: string, project: string, fetchedAt: number, maxAge: number): Promise<void> {
     const key = pageKey(origin, project);
-    await this.root.transaction(() => {
+    await committed(this.root.transaction(() => {
       const old = this.pages.get(key);
       if (old) this.pages.put(key, { ...old, fetchedAt, maxAge });
-    });
+    }));
   }
 
   async updateFile(key: FileKey, update: (rec: FileRecord) => FileRecord): Promise<FileRecord | undefined> {
     let out: FileRecord | undefined;
-    await this.root.transaction(() => {
+    await committed(this.root.transaction(() => {
       const old = this.files.get(key);
       if (!old) return;
       out = update(old);
       this.files.put(key, out);
-    });
+    }));
     return out;
   }
 
   async addHits(hits: Iterable<HitCount>): Promise<void> {
-    await this.root.transaction(() => {
+    await committed(this.root.transaction(() => {
       for (const { key, count, last } of hits) {
         const old = this.files.get(key);
         if (old) this.files.put(key, { ...old, hits: old.hits + count, lastServed: last });
       }
-    });
+    }));
   }
 
   async putFile(rec: FileRecord): Promise<void> {
     const key = recordKey(rec);
-    await this.root.transaction(() => {
+    await committed(this.root.transaction(() => {
       this.files.put(key, rec);
       this.urls.put(rec.url, { key, metadata: false });
-    });
+    }));
   }
 
   getPinSet(name: string): PinSet | undefined {
@@ -251,15 +283,15 @@ export class LmdbCatalog implements Catalog {
   }
 
   async putPinSet(set: PinSet): Promise<void> {
-    await this.pins.put(set.name, set);
+    await committed(this.pins.put(set.name, set));
   }
 
   async removePinSet(name: string): Promise<boolean> {
-    return this.root.transaction(() => {
+    return committed(this.root.transaction(() => {
       if (this.pins.get(name) === undefined) return false;
       this.pins.remove(name);
       return true;
-    });
+    }));
   }
 
   getSetting<T>(name: string): T | undefined {
@@ -267,7 +299,7 @@ export class LmdbCatalog implements Catalog {
   }
 
   async setSetting(name: string, value: unknown): Promise<void> {
-    await this.settings.put(name, value);
+    await committed(this.settings.put(name, value));
   }
 
   async close(): Promise<void> {
