@@ -121,6 +121,7 @@ describe('served bytes stay verified', () => {
     expect(again.body.length).toBe(first.body.length);
     expect(sha(again.body)).toBe(meta?.sha256);
     expect(world.pypi.counters.metadata.get(tiny.filename)).toBe(before + 1);
+    await published(meta?.sha256 ?? '');
     expect((await stat(blob)).size).toBe(first.body.length);
   });
 
