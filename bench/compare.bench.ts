@@ -163,9 +163,8 @@ async function measureBigWheel(s: Setup, f: Figures, servers: { tls: ChildServer
           if (cpu0 !== undefined && cpu1 !== undefined) f.push(`${row}CpuPerGB:${kind}`, (cpu1 - cpu0) / (s.big.size / 1e9));
         };
         await perGb('cold');
-        // A miss is published (fsync, rename, record) just after its last byte; a
-        // control command waits for that, so the warm fetch is a hit from the store.
-        if (col.daemon) await col.daemon.cli(['status']);
+        // A miss is published (fsync, rename, record) just after its last byte: the warm fetch is a hit from the store.
+        await col.daemon?.published();
         await perGb('warm');
         f.push(`bigGets:${kind}`, archiveGets(s.pypi, s.big.filename));
       } finally {
@@ -255,7 +254,7 @@ async function measurePeakRss(s: Setup, f: Figures): Promise<void> {
       for (const phase of ['cold', 'warm']) {
         await Promise.all(Array.from({ length: CLIENTS }, () => fetchBig(s, `${kind} ${phase} x${CLIENTS}`, args)));
         f.push(`rss:${phase}:${kind}`, statusBytes(pid, 'VmHWM') ?? Number.NaN);
-        if (phase === 'cold') await col.daemon?.cli(['status']); // the warm phase reads the published blob
+        if (phase === 'cold') await col.daemon?.published(); // the warm phase reads the published blob
       }
       f.push(`rssGets:${kind}`, archiveGets(s.pypi, s.big.filename));
     } finally {

@@ -33,6 +33,12 @@ export interface TestDaemon {
   pid(): Promise<number>;
   /** SIGKILLs the daemon (no shutdown of any kind) and waits until the process is gone. */
   kill(): Promise<void>;
+  /**
+   * Waits until files already sent to clients are published: a client gets
+   * a miss's last byte once it is verified, and the blob is fsynced, renamed
+   * and recorded just after. Every control command waits for that first.
+   */
+  published(): Promise<void>;
 }
 
 const KILL_WAIT_MS = 10_000;
@@ -96,6 +102,10 @@ export async function startDaemon(opts: StartOptions): Promise<TestDaemon> {
     },
     stop: async () => {
       await cli(['stop']);
+    },
+    published: async () => {
+      const r = await cli(['status']);
+      if (r.code !== 0) throw new Error(`pipcache status failed: ${r.stderr}`);
     },
     pid,
     kill: async () => {

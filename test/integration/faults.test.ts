@@ -307,7 +307,7 @@ describe('kill -9 during a download', () => {
     expect(whole.error).toBeUndefined();
     expect(pypi.counters.files.get(big.filename)).toBe(fetchesBefore + 1);
     expect(pypi.counters.files.get(small.filename)).toBe(1);
-    expect((await again.cli(['status'])).code).toBe(0); // waits for the verified blob to be published
+    await again.published();
     expect(await sha256File(blobPath(home, big.sha256))).toBe(big.sha256);
     expect(pypi.errors).toEqual([]);
   });

@@ -54,13 +54,9 @@ async function cache(f: BuiltFile): Promise<void> {
   await published(f.sha256);
 }
 
-/**
- * A client gets the last byte once it is verified; the blob is published
- * (fsynced, renamed into place, recorded) just after. Every control command
- * waits for that first.
- */
+/** The blob of `digest`, once what clients were sent is published (see TestDaemon.published). */
 async function published(digest: string): Promise<void> {
-  expect((await daemon.cli(['status'])).code).toBe(0);
+  await daemon.published();
   expect(existsSync(blobPath(daemon.home, digest))).toBe(true);
 }
 
