@@ -26,3 +26,28 @@ export function writable(res: ServerResponse): Promise<void> {
     res.on('close', done);
   });
 }
+
+/**
+ * Read buffers of one response, each reused once the socket has taken its
+ * bytes (the write's callback). Streaming a large file then allocates two
+ * buffers, not one per read: with many clients, per-read buffers are garbage
+ * that grows the process by tens of MB before the collector frees it. A
+ * buffer the socket still holds is never handed out again.
+ */
+export class ReadBuffers {
+  private readonly free: Buffer[] = [];
+
+  constructor(private readonly size: number) {}
+
+  /** A buffer of `size` bytes that no pending write holds. */
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafe(this.size);
+  }
+
+  /** Writes the first `n` bytes of `buf` (from take()); it is reused once written. Returns write()'s answer. */
+  write(res: ServerResponse, buf: Buffer, n: number): boolean {
+    return res.write(buf.subarray(0, n), (err) => {
+      if (!err) this.free.push(buf);
+    });
+  }
+}

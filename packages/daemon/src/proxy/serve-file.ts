@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { PipcacheError } from '@pipcache/shared';
 import type { Download } from '../files/download.js';
@@ -7,17 +6,18 @@ import type { UrlRecord } from '../store/catalog.js';
 import { writeHead, type RequestContext } from './context.js';
 import { answerError } from './answer-error.js';
 import { parseRange } from './range.js';
-import { writable } from './send.js';
+import { ReadBuffers, writable } from './send.js';
 
 /**
- * Most bytes one write to a follower's socket carries (a download hands over
- * 1 MiB batches): what each of many clients of one download holds at most.
+ * Most bytes one read of a follower that fell behind carries (a download
+ * hands over 512 KiB batches): what each of many clients of one download
+ * holds at most.
  */
 const FOLLOW_CHUNK = 512 * 1024;
 /**
- * Read size (and read-ahead) of a hit: with pipe()'s backpressure each client
- * holds about two of these plus what its socket buffers, so it bounds the
- * memory of many concurrent readers.
+ * Read size of a hit: each client holds two of these (one its socket is
+ * taking, one read ahead), reused to the end, so it bounds the memory of
+ * many concurrent readers.
  */
 export const HIT_READ_CHUNK = 256 * 1024;
 /** Archives and their metadata never change under one URL (the digest is their ETag). */
@@ -104,18 +104,50 @@ export function sendFile(ctx: RequestContext, file: StoredBlob): Promise<number>
     res.end(start === 0 && end === file.size - 1 ? file.data : file.data.subarray(start, end + 1));
     return Promise.resolve(length);
   }
-  return new Promise((resolve, reject) => {
-    const stream = createReadStream(file.path, { start, end, highWaterMark: HIT_READ_CHUNK });
-    stream.on('error', (err) => {
-      res.destroy(err);
-      reject(err);
-    });
-    res.on('close', () => {
-      stream.destroy();
-      resolve(res.writableFinished ? length : Math.min(length, stream.bytesRead));
-    });
-    stream.pipe(res);
-  });
+  return pump(ctx, file.path, start, end);
+}
+
+/**
+ * Streams bytes `start`..`end` of a stored file, reading the next chunk
+ * while the socket takes the last one. Returns the body bytes sent; a read
+ * error cuts the response.
+ */
+async function pump(ctx: RequestContext, path: string, start: number, end: number): Promise<number> {
+  const { res } = ctx;
+  let closed = false;
+  res.once('close', () => (closed = true));
+  const buffers = new ReadBuffers(HIT_READ_CHUNK);
+  let pos = start;
+  let fh: FileHandle | undefined;
+  let next: Promise<{ buf: Buffer; n: number }> | null = null;
+  const read = async (from: number): Promise<{ buf: Buffer; n: number }> => {
+    const buf = buffers.take();
+    const { bytesRead } = await (fh as FileHandle).read(buf, 0, Math.min(buf.length, end + 1 - from), from);
+    if (bytesRead === 0) throw new Error(`${path} is shorter than its record (${from} < ${end + 1})`);
+    return { buf, n: bytesRead };
+  };
+  try {
+    fh = await open(path, 'r');
+    next = read(pos);
+    while (next && !closed) {
+      const { buf, n } = await next;
+      pos += n;
+      const more = buffers.write(res, buf, n);
+      next = pos <= end ? read(pos) : null;
+      // Not left unhandled if the client goes first (awaited in finally).
+      next?.catch(() => undefined);
+      if (!more) await writable(res);
+    }
+    if (!closed) res.end();
+  } catch (err) {
+    ctx.reason = (err as Error).message;
+    res.destroy(err as Error);
+  } finally {
+    // A read ahead for a client that left is finished before the file closes.
+    await next?.catch(() => undefined);
+    await fh?.close();
+  }
+  return pos - start;
 }
 
 /** A miss: the download's failure before its first byte is answered as an error; otherwise its bytes are followed. */
@@ -140,6 +172,7 @@ async function streamMiss(ctx: RequestContext, dl: Download, miss: { sha256: str
 async function follow(dl: Download, ctx: RequestContext, blobPath: string): Promise<number> {
   const { res } = ctx;
   let fh: FileHandle | undefined;
+  const buffers = new ReadBuffers(FOLLOW_CHUNK);
   let pos = 0;
   let closed = false;
   res.on('close', () => {
@@ -156,11 +189,16 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
       const limit = dl.readable();
       const recent = pos < limit ? dl.fromMemory(pos, limit, FOLLOW_CHUNK) : null;
       if (recent) {
-        // One write: the download hands over batches, and a reader that fell
-        // a little behind takes what it missed at once.
-        const buf = recent.length === 1 ? (recent[0] as Buffer) : Buffer.concat(recent);
-        pos += buf.length;
-        if (!res.write(buf)) await writable(res);
+        // The download's own batches, as views: a reader that fell a little
+        // behind takes what it missed in one corked write, with no copy.
+        let more = true;
+        res.cork();
+        for (const view of recent) {
+          pos += view.length;
+          more = res.write(view);
+        }
+        res.uncork();
+        if (!more) await writable(res);
         continue;
       }
       const inFile = Math.min(limit, dl.flushed);
@@ -172,11 +210,11 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
           return open(blobPath, 'r');
         });
         const want = Math.min(FOLLOW_CHUNK, inFile - pos);
-        const buf = Buffer.allocUnsafe(want);
+        const buf = buffers.take();
         const { bytesRead } = await fh.read(buf, 0, want, pos);
         if (bytesRead === 0) throw new Error(`temp file shorter than reported (${pos} < ${inFile})`);
         pos += bytesRead;
-        if (!res.write(bytesRead === want ? buf : buf.subarray(0, bytesRead))) await writable(res);
+        if (!buffers.write(res, buf, bytesRead)) await writable(res);
         continue;
       }
       if (dl.complete && pos >= limit) {
