@@ -98,7 +98,7 @@ describe('pipcache service on Linux (systemd user unit)', () => {
     const r = await cli(['service', 'install', '--print']);
     expect(r.code, r.stderr).toBe(0);
     unit = r.stdout;
-    expect(unit).toContain(`ExecStart="${process.execPath}" "${CLI}" start --foreground`);
+    expect(unit).toContain(`ExecStart="${process.execPath}" --max-semi-space-size=2 "${CLI}" start --foreground`);
     expect(unit).toContain(`Environment="PIPCACHE_HOME=${cacheHome}"`);
     expect(existsSync(unitFile())).toBe(false);
   });
@@ -176,7 +176,7 @@ describe('pipcache service for macOS (launchd agent), written here', () => {
     expect(parsed.status, parsed.stderr).toBe(0);
     expect(JSON.parse(parsed.stdout)).toEqual({
       Label: 'local.pipcache',
-      ProgramArguments: [process.execPath, CLI, 'start', '--foreground'],
+      ProgramArguments: [process.execPath, '--max-semi-space-size=2', CLI, 'start', '--foreground'],
       EnvironmentVariables: { PIPCACHE_HOME: cacheHome },
       RunAtLoad: true,
       KeepAlive: { SuccessfulExit: false },

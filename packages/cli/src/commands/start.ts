@@ -7,6 +7,7 @@ import type { Argv } from 'yargs';
 import { call, isRunning } from '../client.js';
 import { paths } from '../context.js';
 import { envLines, tokenFor } from './env.js';
+import { DAEMON_NODE_FLAGS } from '../daemon-flags.js';
 
 const STARTUP_TIMEOUT_MS = 20_000;
 
@@ -63,7 +64,7 @@ export async function start(args: StartArgs): Promise<{ result: unknown; text: s
   // (busy, so it did not answer) and writing to this file.
   const out = openSync(outFile, 'a');
   const from = fstatSync(out).size;
-  const child = spawn(process.execPath, [daemonMain()], { detached: true, stdio: ['ignore', out, out], env: childEnv(args) });
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, daemonMain()], { detached: true, stdio: ['ignore', out, out], env: childEnv(args) });
   closeSync(out);
   let exited: number | null = null;
   child.once('exit', (code) => (exited = code ?? 1));

@@ -39,7 +39,7 @@ function fakeHost(platform: 'linux' | 'darwin', answers: Record<string, CommandR
 describe('the service files', () => {
   it('quote the systemd command line and environment: spaces, quotes, % and $', () => {
     const unit = systemdUnit({ ...spec, cli: '/srv/$HOME/main.js' });
-    expect(unit).toContain('ExecStart="/opt/node 20/bin/node" "/srv/$$HOME/main.js" start --foreground\n');
+    expect(unit).toContain('ExecStart="/opt/node 20/bin/node" --max-semi-space-size=2 "/srv/$$HOME/main.js" start --foreground\n');
     expect(unit).toContain('Environment="PIPCACHE_HOME=/home/u/100%% \\"cache\\""\n');
     expect(unit).toContain('Restart=on-failure\n');
     expect(unit).toContain('StandardOutput=journal\nStandardError=journal\n');

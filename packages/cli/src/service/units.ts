@@ -3,6 +3,7 @@
  * and a launchd agent. Pure text; writing and enabling them is manager.ts.
  */
 import { PipcacheError } from '@pipcache/shared';
+import { DAEMON_NODE_FLAGS } from '../daemon-flags.js';
 
 export const SYSTEMD_UNIT_NAME = 'pipcache.service';
 /** `local.` is launchd's convention for agents that belong to no vendor domain. */
@@ -23,7 +24,7 @@ export interface ServiceSpec {
 
 /** The daemon's command line: the CLI in the foreground, so the manager sees its exit status and signals it directly. */
 export function commandLine(spec: ServiceSpec): string[] {
-  return [spec.node, spec.cli, 'start', '--foreground'];
+  return [spec.node, ...DAEMON_NODE_FLAGS, spec.cli, 'start', '--foreground'];
 }
 
 /** Picks the carried variables out of an environment. */
@@ -65,8 +66,9 @@ export function systemdUnit(spec: ServiceSpec): string {
     '',
     '[Service]',
     'Type=simple',
+    // Paths are quoted; the words of our own (flags, `start`) need no quoting.
     `ExecStart=${commandLine(spec)
-      .map((w, i) => (i >= 2 ? w : systemdQuote(w, true)))
+      .map((w) => (/^[a-z0-9=-]+$/.test(w) ? w : systemdQuote(w, true)))
       .join(' ')}`,
     ...env,
     'Restart=on-failure',
