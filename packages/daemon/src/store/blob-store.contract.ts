@@ -44,6 +44,30 @@ export function describeBlobStoreContract(name: string, make: () => Promise<Blob
       expect(existsSync(writer.tmpPath)).toBe(false);
     });
 
+    it('writev writes the chunks in order, hashed and counted as single writes are', async () => {
+      const store = await make();
+      const data = randomBytes(1_500_000);
+      const digest = sha256(data);
+      const writer = store.createWriter();
+      const flushed: number[] = [];
+      // Uneven chunks, in batches of several, some of one chunk.
+      for (let at = 0, n = 1; at < data.length; n = (n % 5) + 1) {
+        const chunks: Buffer[] = [];
+        for (let i = 0; i < n && at < data.length; i++) {
+          const size = 1000 + ((at * 7) % 60_000);
+          chunks.push(data.subarray(at, at + size));
+          at += size;
+        }
+        if (!writer.writev(chunks, (f) => flushed.push(f))) await writer.waitDrain();
+      }
+      expect(writer.bytes).toBe(data.length);
+      expect(await writer.verify(digest)).toEqual({ sha256: digest, size: data.length });
+      expect(flushed.at(-1)).toBe(data.length);
+      expect(flushed).toEqual([...flushed].sort((a, b) => a - b));
+      expect((await readFile(writer.tmpPath)).equals(data)).toBe(true);
+      await writer.abort();
+    });
+
     it('verify checks every byte without publishing; publish then puts the blob in place', async () => {
       const store = await make();
       const data = randomBytes(2_000_000);

@@ -196,6 +196,34 @@ class FsBlobWriter implements BlobWriter {
     });
   }
 
+  writev(chunks: readonly Buffer[], onFlushed: (flushed: number) => void): boolean {
+    if (this.failure) throw this.failure;
+    let length = 0;
+    for (const chunk of chunks) {
+      this.hash.update(chunk);
+      length += chunk.length;
+    }
+    this.bytes += length;
+    // Corked: the stream hands them all to one writev().
+    this.stream.cork();
+    let more = true;
+    chunks.forEach((chunk, i) => {
+      const last = i === chunks.length - 1;
+      more = this.stream.write(
+        chunk,
+        last
+          ? (err) => {
+              if (err) return;
+              this.flushed += length;
+              onFlushed(this.flushed);
+            }
+          : undefined,
+      );
+    });
+    this.stream.uncork();
+    return more;
+  }
+
   waitDrain(): Promise<void> {
     return new Promise((resolve, reject) => {
       const onDrain = (): void => {
