@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { PipcacheError, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore, BlobWriter } from '../store/blob-store.js';
@@ -188,23 +188,45 @@ export class Download extends EventEmitter {
       return more;
     };
     try {
-      for await (const chunk of body) {
-        received += (chunk as Buffer).length;
-        if (this.size === null && received > this.maxUnknownBytes) {
+      // Events, not `for await`: the async iterator costs a promise and a
+      // tick per 16 KiB chunk, a tenth of the daemon's time on a cold miss.
+      await new Promise<void>((resolve, reject) => {
+        const stop = (err: unknown): void => {
+          body.off('data', onData);
           body.destroy();
-          throw new PipcacheError('E_LIMIT', `${this.url}: body of unknown size exceeds ${this.maxUnknownBytes} bytes (limits.unknownFileBytes)`);
-        }
-        batch.push(chunk as Buffer);
-        batched += (chunk as Buffer).length;
-        if (batched >= BATCH_BYTES) {
-          if (!flush()) await this.writer.waitDrain();
-        } else {
-          // A slow body still reaches readers promptly; a write failure shows at the next write or at verify.
-          timer ??= setTimeout(() => {
-            if (!this.writer.error) flush();
-          }, BATCH_MS);
-        }
-      }
+          reject(err);
+        };
+        const onData = (chunk: Buffer): void => {
+          received += chunk.length;
+          if (this.size === null && received > this.maxUnknownBytes) {
+            stop(new PipcacheError('E_LIMIT', `${this.url}: body of unknown size exceeds ${this.maxUnknownBytes} bytes (limits.unknownFileBytes)`));
+            return;
+          }
+          batch.push(chunk);
+          batched += chunk.length;
+          if (batched < BATCH_BYTES) {
+            // A slow body still reaches readers promptly; a write failure shows at the next write or at verify.
+            timer ??= setTimeout(() => {
+              if (!this.writer.error) flush();
+            }, BATCH_MS);
+            return;
+          }
+          let more: boolean;
+          try {
+            more = flush();
+          } catch (err) {
+            stop(err);
+            return;
+          }
+          if (more) return;
+          // The temp file is behind: no more reading until it drains.
+          body.pause();
+          this.writer.waitDrain().then(() => body.resume(), stop);
+        };
+        body.on('data', onData);
+        // The end, or an error or a close before it.
+        finished(body, (err) => (err ? reject(err) : resolve()));
+      });
       flush();
     } finally {
       clearTimeout(timer);
