@@ -225,8 +225,12 @@ async function measureConcurrent(s: Setup, f: Figures): Promise<void> {
         try {
           s.pypi.resetCounters();
           const t0 = performance.now();
+          const cpu0 = treeCpu(col.pid);
           await Promise.all(Array.from({ length: CLIENTS }, (_, i) => timedInstall(col, join(s.tmp, `conc-${kind}-${r}-${i}`), CLOSURE_ROOT, s.closure.length, PIP_TIMEOUT_MS)));
           f.push(`concurrent:${kind}`, performance.now() - t0);
+          // The cache's own CPU seconds (none for direct): what it takes from the pips on a shared machine.
+          const cpu1 = treeCpu(col.pid);
+          if (cpu0 !== undefined && cpu1 !== undefined) f.push(`concurrentCpu:${kind}`, cpu1 - cpu0);
           const perFile = s.closure.map((file) => archiveGets(s.pypi, file.filename));
           f.push(`concurrentGets:${kind}`, perFile.reduce((a, b) => a + b, 0) / perFile.length);
           f.push(`concurrentGetsMax:${kind}`, Math.max(...perFile));

@@ -75,7 +75,8 @@ function concurrentCell(f: Figures, col: string): string {
   const gets = f.med(`concurrentGets:${col}`);
   if (v === undefined || gets === undefined) return DASH;
   const ratio = col === 'direct' ? '' : `, ${x(v, f.med('concurrent:direct'))} direct`;
-  return `${(v / 1000).toFixed(1)}${ratio} (${gets.toFixed(gets % 1 ? 2 : 0)} per file)`;
+  const cpu = f.med(`concurrentCpu:${col}`);
+  return `${(v / 1000).toFixed(1)}${ratio} (${gets.toFixed(gets % 1 ? 2 : 0)} per file${cpu === undefined ? '' : `; ${cpu.toFixed(1)} CPU s`})`;
 }
 
 function warmInstallCell(f: Figures, col: string): string {
