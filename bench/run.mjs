@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-const ALL = ['warm-install', 'throughput', 'export', 'big-page', 'compare', 'eviction', 'team'];
+const ALL = ['warm-install', 'throughput', 'export', 'big-page', 'compare', 'eviction', 'team', 'requests'];
 
 const RUNNER_FLAGS = new Set(['--no-build', '--no-typecheck']);
 const argv = process.argv.slice(2);

@@ -25,7 +25,8 @@ const handler = (req: IncomingMessage, res: ServerResponse): void => {
     res.end();
     return;
   }
-  const stream = createReadStream(file, { highWaterMark: READ_CHUNK });
+  // A small file is one read of its own size, not of a 4 MiB buffer.
+  const stream = createReadStream(file, { highWaterMark: Math.min(READ_CHUNK, Math.max(1, size)) });
   stream.on('error', (err) => res.destroy(err));
   res.on('close', () => stream.destroy());
   stream.pipe(res);
