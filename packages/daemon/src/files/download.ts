@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { finished, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { PipcacheError, isPipcacheError } from '@pipcache/shared';
 import type { BlobStore, BlobWriter } from '../store/blob-store.js';
 import { header, type UpstreamClient } from '../upstream/client.js';
 import { RecentBytes } from './recent-bytes.js';
+import { readBatches, type BatchSink } from './read-batches.js';
 import type { SharedBlobs } from './shared-blobs.js';
 
 /**
@@ -153,15 +154,7 @@ export class Download extends EventEmitter {
     }
   }
 
-  /**
-   * Writes a body to the temp file; `publish`: readers may follow it. Chunks
-   * (a TLS record each, 16 KiB) are gathered into batches of BATCH_BYTES, or
-   * whatever arrived within BATCH_MS: every write to the file and to a
-   * client's socket is a system call, and a few large ones cost far less
-   * CPU than many small ones. A batch stays a list of the chunks as they
-   * came (one writev), never joined: a copy into a new 512 KiB buffer per
-   * batch cost more than the writes it saved, in page faults and garbage.
-   */
+  /** Writes a body to the temp file in batches (see readBatches); `publish`: readers may follow it. */
   private async copy(body: Readable, publish: boolean): Promise<void> {
     const onFlushed = publish
       ? (n: number): void => {
@@ -169,68 +162,27 @@ export class Download extends EventEmitter {
           this.emit('progress');
         }
       : (): void => undefined;
-    let batch: Buffer[] = [];
-    let batched = 0;
-    let received = 0;
-    let timer: NodeJS.Timeout | undefined;
-    const flush = (): boolean => {
-      clearTimeout(timer);
-      timer = undefined;
-      if (batched === 0) return true;
-      const chunks = batch;
-      batch = [];
-      batched = 0;
-      const more = this.writer.writev(chunks, onFlushed);
-      if (publish) {
-        for (const chunk of chunks) this.recent.push(chunk);
-        this.emit('progress');
-      }
-      return more;
+    const sink: BatchSink = {
+      write: (chunks) => {
+        const more = this.writer.writev(chunks, onFlushed);
+        if (publish) {
+          for (const chunk of chunks) this.recent.push(chunk);
+          this.emit('progress');
+        }
+        return more;
+      },
+      drained: () => this.writer.waitDrain(),
+      healthy: () => !this.writer.error,
     };
-    try {
-      // Events, not `for await`: the async iterator costs a promise and a
-      // tick per 16 KiB chunk, a tenth of the daemon's time on a cold miss.
-      await new Promise<void>((resolve, reject) => {
-        const stop = (err: unknown): void => {
-          body.off('data', onData);
-          body.destroy();
-          reject(err);
-        };
-        const onData = (chunk: Buffer): void => {
-          received += chunk.length;
-          if (this.size === null && received > this.maxUnknownBytes) {
-            stop(new PipcacheError('E_LIMIT', `${this.url}: body of unknown size exceeds ${this.maxUnknownBytes} bytes (limits.unknownFileBytes)`));
-            return;
-          }
-          batch.push(chunk);
-          batched += chunk.length;
-          if (batched < BATCH_BYTES) {
-            // A slow body still reaches readers promptly; a write failure shows at the next write or at verify.
-            timer ??= setTimeout(() => {
-              if (!this.writer.error) flush();
-            }, BATCH_MS);
-            return;
-          }
-          let more: boolean;
-          try {
-            more = flush();
-          } catch (err) {
-            stop(err);
-            return;
-          }
-          if (more) return;
-          // The temp file is behind: no more reading until it drains.
-          body.pause();
-          this.writer.waitDrain().then(() => body.resume(), stop);
-        };
-        body.on('data', onData);
-        // The end, or an error or a close before it.
-        finished(body, (err) => (err ? reject(err) : resolve()));
-      });
-      flush();
-    } finally {
-      clearTimeout(timer);
-    }
+    await readBatches(body, sink, {
+      bytes: BATCH_BYTES,
+      ms: BATCH_MS,
+      check: (received) => {
+        if (this.size === null && received > this.maxUnknownBytes) {
+          throw new PipcacheError('E_LIMIT', `${this.url}: body of unknown size exceeds ${this.maxUnknownBytes} bytes (limits.unknownFileBytes)`);
+        }
+      },
+    });
     if (this.size !== null && this.writer.bytes !== this.size) {
       throw new PipcacheError('E_TRUNCATED', `${this.url}: got ${this.writer.bytes} of ${this.size} bytes`);
     }

@@ -198,8 +198,9 @@ async function follow(dl: Download, ctx: RequestContext, blobPath: string): Prom
       const limit = dl.readable();
       const recent = pos < limit ? dl.fromMemory(pos, limit, FOLLOW_CHUNK) : null;
       if (recent) {
-        // The download's own batches, as views: a reader that fell a little
-        // behind takes what it missed in one corked write, with no copy.
+        // The chunks the download received, as views, in one corked write
+        // (one writev): no copy, and a reader that fell a little behind
+        // takes what it missed at once.
         let more = true;
         res.cork();
         for (const view of recent) {
