@@ -231,6 +231,8 @@ async function measureConcurrent(s: Setup, f: Figures): Promise<void> {
           // The cache's own CPU seconds (none for direct): what it takes from the pips on a shared machine.
           const cpu1 = treeCpu(col.pid);
           if (cpu0 !== undefined && cpu1 !== undefined) f.push(`concurrentCpu:${kind}`, cpu1 - cpu0);
+          // Every upstream request of any kind (pages with their 304s, .metadata, archives).
+          f.push(`concurrentUpstream:${kind}`, s.pypi.counters.requests.length);
           const perFile = s.closure.map((file) => archiveGets(s.pypi, file.filename));
           f.push(`concurrentGets:${kind}`, perFile.reduce((a, b) => a + b, 0) / perFile.length);
           f.push(`concurrentGetsMax:${kind}`, Math.max(...perFile));
