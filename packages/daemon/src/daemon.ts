@@ -19,6 +19,7 @@ import { upstreamTrust } from './upstream/trust.js';
 import { PageService } from './pages/page-service.js';
 import { PageResponder } from './proxy/serve-page.js';
 import { FileService } from './files/file-service.js';
+import { Prefetcher } from './files/prefetch.js';
 import { openTeamTier } from './team/open-team.js';
 import type { TeamTier } from './team/team-tier.js';
 import { Router } from './proxy/router.js';
@@ -156,6 +157,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       store,
       leases,
       shared: team,
+      prefetch: new Prefetcher(() => config.limits.prefetchBytes, logger.child({ mod: 'files' })),
     });
     const importer = new Importer({
       catalog: kept.catalog,

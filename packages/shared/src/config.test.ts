@@ -27,6 +27,14 @@ describe('config', () => {
     for (const word of ['port', 'interceptHosts', 'colour', 'resolve.a:443']) expect(msg).toContain(word);
   });
 
+  it('reads the limits as sizes; prefetchBytes may be 0 (fetch nothing ahead), the others may not', () => {
+    const cfg = validateConfig({ limits: { pageBytes: '64MiB', prefetchBytes: 0, idleMs: 1000 } }, 'cfg.json');
+    expect(cfg.limits).toEqual({ ...DEFAULT_CONFIG.limits, pageBytes: 64 * 1024 ** 2, prefetchBytes: 0, idleMs: 1000 });
+    expect(validateConfig({ limits: { prefetchBytes: '1MiB' } }, 'cfg.json').limits.prefetchBytes).toBe(1024 ** 2);
+    expect(() => validateConfig({ limits: { prefetchBytes: 'lots' } }, 'cfg.json')).toThrow(/limits.prefetchBytes/);
+    expect(() => validateConfig({ limits: { pageBytes: 0 } }, 'cfg.json')).toThrow(/limits.pageBytes/);
+  });
+
   it('rejects a file that is not JSON with its path', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'pc-cfg-')), 'config.json');
     writeFileSync(file, '{ "port": 1,, }');

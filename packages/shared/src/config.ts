@@ -27,6 +27,8 @@ export interface Limits {
   connections: number;
   /** A client connection or tunnel with no traffic for this long is closed (ms). */
   idleMs: number;
+  /** Largest archive fetched ahead when pip reads its `.metadata` (bytes); 0: never. */
+  prefetchBytes: number;
 }
 
 /** How the daemon's log file is kept while the daemon runs. */
@@ -123,7 +125,7 @@ export const DEFAULT_CONFIG: Config = {
   allow: [...LOOPBACK_NETWORKS],
   auth: false,
   upstreamAllow: [],
-  limits: { pageBytes: 128 * 1024 ** 2, unknownFileBytes: 8 * 1024 ** 3, connections: 4096, idleMs: 300_000 },
+  limits: { pageBytes: 128 * 1024 ** 2, unknownFileBytes: 8 * 1024 ** 3, connections: 4096, idleMs: 300_000, prefetchBytes: 256 * 1024 ** 2 },
   upstreamProxy: null,
   noProxy: [],
   caFile: null,
@@ -262,6 +264,10 @@ export function validateConfig(raw: unknown, source: string): Config {
             if (k === 'pageBytes' || k === 'unknownFileBytes') {
               const n = parseSize(v);
               if (n === null || n === 0) problems.push(`limits.${k}: expected a size such as 64MiB or a byte count > 0`);
+              else cfg.limits[k] = n;
+            } else if (k === 'prefetchBytes') {
+              const n = parseSize(v);
+              if (n === null) problems.push(`limits.${k}: expected a size such as 256MiB, or 0 to fetch nothing ahead`);
               else cfg.limits[k] = n;
             } else if (k === 'connections' || k === 'idleMs') {
               if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) problems.push(`limits.${k}: expected an integer > 0`);

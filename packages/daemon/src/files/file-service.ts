@@ -10,6 +10,7 @@ import { SmallBlobCache } from '../store/small-blob-cache.js';
 import type { Store } from '../store/store.js';
 import type { Leases, Release } from '../store/leases.js';
 import type { SharedBlobs } from './shared-blobs.js';
+import type { Prefetcher } from './prefetch.js';
 
 /** Blobs up to this size are served from memory once read. */
 const SMALL_BLOB_BYTES = 256 * 1024;
@@ -33,6 +34,8 @@ export interface FileServiceDeps {
   leases: Leases;
   /** The team tier, asked before upstream on a miss and fed verified upstream downloads; null when none. */
   shared?: SharedBlobs | null;
+  /** Archives fetched ahead when their `.metadata` is served; none when absent. */
+  prefetch?: Prefetcher;
 }
 
 /** The blob a URL stands for: an archive or its PEP 658 metadata. */
@@ -157,7 +160,10 @@ export class FileService {
         release();
         throw err;
       });
-      if (blob) return { kind: 'hit', blob, release };
+      if (blob) {
+        if (lookup.metadata && request.method === 'GET') this.fetchAhead(rec);
+        return { kind: 'hit', blob, release };
+      }
       release();
     }
     const publishing = t.sha256 === null ? undefined : this.downloads.get(t.sha256);
@@ -174,9 +180,18 @@ export class FileService {
       return { kind: 'pass' };
     }
     const download = this.download(t);
+    if (lookup.metadata) this.fetchAhead(rec);
     // The follower may open the blob once the download renamed it: held until it is done.
     const follower = this.deps.leases.hold(t.sha256);
     return { kind: 'miss', download, sha256: t.sha256, filename: t.filename, blobPath: this.deps.blobs.path(t.sha256), release: follower };
+  }
+
+  /** Offers the archive of a `.metadata` being served to the prefetcher, when it is neither stored nor being fetched and may be. */
+  private fetchAhead(rec: FileRecord): void {
+    const t = targetOf(rec, false);
+    if (!this.deps.prefetch || t.stored || t.sha256 === null || this.downloads.has(t.sha256)) return;
+    if (this.deps.gate.refusal('file', new URL(t.url))) return;
+    this.deps.prefetch.offer(t.filename, rec.size, () => this.download(t).whenFinished());
   }
 
   /** The stored blob when it checks out; null (after forgetting a damaged one) when the request is a miss. */
