@@ -67,8 +67,18 @@ describe('pip through the proxy', () => {
     expect(pypi.counters.files.get(byName('liba-1.0').filename)).toBeUndefined();
     const check = await venv.python(['-c', 'import app, liba, lib_b, libc; print(liba.__version__)']);
     expect(check.stdout.trim()).toBe('1.1');
+    // pip's own requests for the three wheels find them stored or being
+    // fetched: the daemon fetched each ahead once pip had read its .metadata.
+    // libc is an sdist (no .metadata): pip fetches it while resolving.
+    const isArchive = (l: { msg: string; path?: string }): boolean => l.msg === 'request' && /\.(whl|tar\.gz)$/.test(l.path ?? '');
+    // A request's line is written once its response ended: bounded wait for the last one.
+    for (let i = 0; i < 100 && (await daemon.logs()).filter(isArchive).length < 4; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     const logs = await daemon.logs();
-    expect(logs.some((l) => l.msg === 'request' && l.cache === 'miss' && l.path?.endsWith('.whl'))).toBe(true);
+    const archives = logs.filter(isArchive);
+    expect(archives.length).toBe(4);
+    expect(archives.every((l) => l.status === 200 && (l.cache === 'miss' || l.cache === 'hit'))).toBe(true);
+    const ahead = logs.filter((l) => String(l.msg).startsWith('fetching ahead')).map((l) => (l as { filename?: string }).filename);
+    expect(ahead.sort()).toEqual(['app-1.0', 'liba-1.1', 'lib-b-2.0'].map((n) => byName(n).filename).sort());
   });
 
   it('a second install in a new venv fetches no archive and no page upstream', async () => {

@@ -37,7 +37,7 @@ export class Prefetcher {
     const max = this.maxBytes();
     if (max === 0 || size === null || size > max || this.running >= PREFETCH_CONCURRENT) return false;
     this.running++;
-    this.log.debug({ filename, size }, 'fetching ahead: pip read its metadata');
+    this.log.info({ filename, size }, 'fetching ahead: its metadata was read');
     start()
       .catch(() => undefined) // the download logs its own failure; pip's own request retries
       .finally(() => this.running--);
