@@ -10,6 +10,7 @@ import { homePaths, loadConfig, resolveHome, isPipcacheError, type Config, type 
 import { createDaemon } from './daemon.js';
 import { acquireHomeLock, type HomeLock } from './home-lock.js';
 import { RotatingFile } from './log/rotating-file.js';
+import { isCommitFailure } from './store/lmdb-catalog.js';
 import { watchConfig } from './watch.js';
 
 /** How long a stopping daemon waits for its log to reach the disk before exiting anyway. */
@@ -127,12 +128,4 @@ if (isEntryScript()) {
     if (isPipcacheError(err)) process.stderr.write(`code: ${err.code}\n`);
     process.exit(isPipcacheError(err) ? err.exitCode || 1 : 1);
   });
-}
-
-/** lmdb-js's "Commit failed" rejection, with its `commitError` promise (handled here too). */
-function isCommitFailure(reason: unknown): reason is Error & { commitError: Promise<unknown> } {
-  const pending = (reason as { commitError?: unknown } | null)?.commitError;
-  if (!(reason instanceof Error) || !(pending instanceof Promise)) return false;
-  pending.catch(() => undefined);
-  return true;
 }

@@ -186,14 +186,7 @@ class FsBlobWriter implements BlobWriter {
   }
 
   write(chunk: Buffer, onFlushed: (flushed: number) => void): boolean {
-    if (this.failure) throw this.failure;
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    return this.stream.write(chunk, (err) => {
-      if (err) return;
-      this.flushed += chunk.length;
-      onFlushed(this.flushed);
-    });
+    return this.writev([chunk], onFlushed);
   }
 
   writev(chunks: readonly Buffer[], onFlushed: (flushed: number) => void): boolean {

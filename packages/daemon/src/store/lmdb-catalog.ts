@@ -13,6 +13,17 @@ import { fileKeyId, pickByOrigin, recordKey, type Catalog, type FileKey, type Fi
  * still found them.
  */
 
+/**
+ * lmdb-js's "Commit failed" rejection, which carries `commitError`, a promise
+ * of the cause that nobody else holds; it is marked handled here.
+ */
+export function isCommitFailure(reason: unknown): reason is Error & { commitError: Promise<unknown> } {
+  const pending = (reason as { commitError?: unknown } | null)?.commitError;
+  if (!(reason instanceof Error) || !(pending instanceof Promise)) return false;
+  pending.catch(() => undefined);
+  return true;
+}
+
 /** How long a failed write waits for lmdb-js to give the commit's cause. */
 const COMMIT_CAUSE_MS = 1000;
 
@@ -27,8 +38,8 @@ async function committed<T>(write: Promise<T>): Promise<T> {
   try {
     return await write;
   } catch (err) {
-    const pending = (err as { commitError?: unknown }).commitError;
-    if (!(pending instanceof Promise)) throw err;
+    if (!isCommitFailure(err)) throw err;
+    const pending = err.commitError;
     let timer: NodeJS.Timeout | undefined;
     const cause = await Promise.race([
       pending.then(
