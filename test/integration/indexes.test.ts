@@ -127,7 +127,12 @@ describe('more indexes', () => {
     expect(warm.code, warm.stderr + warm.stdout).toBe(0);
     expect([fetched(torch), fetched(priv)]).toEqual([torchFiles, privFiles]);
     const lines = (await daemon.logs()).filter((l) => l.msg === 'request' && l.host === TORCH_HOST && String(l.path).endsWith('.whl'));
-    expect(lines.map((l) => l.cache)).toEqual(['miss', 'hit']);
+    // The cold request missed, or found the wheel already fetched ahead when pip read its metadata:
+    // either way the wheel crossed from its index once.
+    expect(lines).toHaveLength(2);
+    expect(['miss', 'hit']).toContain(lines[0]?.cache);
+    expect(lines[1]?.cache).toBe('hit');
+    expect(torch.requests.filter((r) => r.path === `/whl/cu121/${file('torchy', '2.1.0').filename}`)).toHaveLength(1);
   }, INSTALLS_MS);
 
   it('index mode serves each index at /<name>/simple/, two paths on one host kept apart', async () => {

@@ -68,6 +68,14 @@ async function settledWithoutDownloads(): Promise<void> {
   });
 }
 
+/** `pipcache_fetched_bytes_total{source="upstream"}` now. */
+async function fetchedFromUpstream(): Promise<number> {
+  const metrics = await (await fetch(`${daemon.address}/-/metrics`)).text();
+  const line = /^pipcache_fetched_bytes_total\{source="upstream"\} (\d+)$/m.exec(metrics);
+  if (!line?.[1]) throw new Error('no pipcache_fetched_bytes_total{source="upstream"} in /-/metrics');
+  return Number(line[1]);
+}
+
 /** pip's order: the page, then the wheel's .metadata. */
 async function readMetadata(f: BuiltFile): Promise<void> {
   expect((await client.get(`https://pypi.org/simple/${f.project}/`, { accept: 'application/vnd.pypi.simple.v1+json' })).status).toBe(200);
@@ -79,12 +87,15 @@ async function readMetadata(f: BuiltFile): Promise<void> {
 describe('fetching ahead', () => {
   it('a wheel whose metadata was read is fetched and stored before anyone asks for it; the request then is a hit', async () => {
     const f = wheel('fetched-ahead');
+    const fetchedBefore = await fetchedFromUpstream();
     await readMetadata(f);
     await until('the wheel fetched ahead', () => archiveGets(f) === 1);
     await until('the wheel stored', async () => {
       await daemon.published();
       return existsSync(blobPath(f.sha256));
     });
+    // No response carried the wheel, yet the metrics count its bytes as fetched (with its metadata's).
+    await until('the fetch counted', async () => (await fetchedFromUpstream()) - fetchedBefore >= f.size);
     const r = await client.get(fileUrl(f));
     expect(r.status).toBe(200);
     expect(sha(r.body)).toBe(f.sha256);

@@ -106,7 +106,10 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     const interception = await startInterception(paths, interceptedHosts(config), opts.extraCaFile, logger);
     // Listings change as files are stored, forgotten or evicted; pages exist only once the store is open.
     let pages: PageService | undefined;
-    const onListingChanged = (origin: string, project: string): void => pages?.listingChanged(origin, project);
+    const onListingChanged = (origin: string, project: string): void => {
+      pages?.listingChanged(origin, project);
+      metrics.storeSize.changed();
+    };
     const kept = await keepStore({
       paths,
       maxSize: () => config.maxSize,
@@ -158,6 +161,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       leases,
       shared: team,
       prefetch: new Prefetcher(() => config.limits.prefetchBytes, logger.child({ mod: 'files' })),
+      onFetched: (source, bytes) => metrics.stored(source, bytes),
     });
     const importer = new Importer({
       catalog: kept.catalog,

@@ -36,6 +36,8 @@ export interface FileServiceDeps {
   shared?: SharedBlobs | null;
   /** Archives fetched ahead when their `.metadata` is served; none when absent. */
   prefetch?: Prefetcher;
+  /** Told of each verified blob a download stored, and where its bytes came from. */
+  onFetched?: (source: 'upstream' | 'team', bytes: number) => void;
 }
 
 /** The blob a URL stands for: an archive or its PEP 658 metadata. */
@@ -322,6 +324,7 @@ export class FileService {
     dl.run().finally(() => {
       release();
       this.downloads.delete(sha);
+      if (dl.state === 'done' && dl.source && dl.size !== null) this.deps.onFetched?.(dl.source === 'shared' ? 'team' : 'upstream', dl.size);
     });
     return dl;
   }

@@ -20,11 +20,15 @@ describe('DaemonMetrics', () => {
     m.upstream('page', 0.2, true);
     m.upstream('file', 1, false);
     m.evicted(4096);
+    m.stored('upstream', 300);
+    m.stored('team', 20);
     const text = await m.text();
     expect(sample(text, 'pipcache_requests_total{outcome="hit"}')).toBe(2);
     expect(sample(text, 'pipcache_requests_total{outcome="miss"}')).toBe(1);
     expect(sample(text, 'pipcache_response_bytes_total{source="cache"}')).toBe(150);
     expect(sample(text, 'pipcache_response_bytes_total{source="upstream"}')).toBe(700);
+    expect(sample(text, 'pipcache_fetched_bytes_total{source="upstream"}')).toBe(300);
+    expect(sample(text, 'pipcache_fetched_bytes_total{source="team"}')).toBe(20);
     expect(sample(text, 'pipcache_upstream_response_seconds_count{kind="page"}')).toBe(1);
     expect(sample(text, 'pipcache_upstream_response_seconds_bucket{le="0.25",kind="page"}')).toBe(1);
     expect(sample(text, 'pipcache_upstream_failures_total{kind="file"}')).toBe(1);

@@ -69,6 +69,7 @@ export class DaemonMetrics implements EvictionMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'outcome'>;
   readonly bytes: Counter<'source'>;
+  readonly fetched: Counter<'source'>;
   readonly upstreamSeconds: Histogram<'kind'>;
   readonly upstreamFailures: Counter<'kind'>;
   readonly evictions: Counter;
@@ -92,6 +93,13 @@ export class DaemonMetrics implements EvictionMetrics {
       registers,
     });
     for (const source of ['cache', 'upstream']) this.bytes.inc({ source }, 0);
+    this.fetched = new Counter({
+      name: 'pipcache_fetched_bytes_total',
+      help: 'Verified bytes stored, by where they came from (upstream or the team store); counts files fetched ahead, which no response carried',
+      labelNames: ['source'],
+      registers,
+    });
+    for (const source of ['upstream', 'team']) this.fetched.inc({ source }, 0);
     this.upstreamSeconds = new Histogram({
       name: 'pipcache_upstream_response_seconds',
       help: 'Time from sending an upstream request to its response headers, by kind (page or file)',
@@ -159,6 +167,12 @@ export class DaemonMetrics implements EvictionMetrics {
       this.bytes.inc({ source: 'upstream' }, fromUpstream);
       this.storeSize.changed();
     }
+  }
+
+  /** One verified file stored, fetched from upstream or the team store (whether or not a client was waiting). */
+  stored(source: 'upstream' | 'team', bytes: number): void {
+    this.fetched.inc({ source }, bytes);
+    this.storeSize.changed();
   }
 
   /** One upstream request: its time to response headers, or a failure to get any. */
