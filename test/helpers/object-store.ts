@@ -6,6 +6,7 @@ import { run } from './proc.js';
 
 const SCRIPT = resolve(fileURLToPath(import.meta.url), '../../fixtures/swift-s3.sh');
 const START_TIMEOUT_MS = 90_000;
+const BUCKET_READY_MS = 30_000;
 
 /**
  * A real S3-compatible object store on loopback: OpenStack Swift with its
@@ -60,7 +61,21 @@ export async function startObjectStore(dir: string): Promise<ObjectStore> {
     env: { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' },
     client,
     async createBucket(name) {
-      await client.send(new CreateBucketCommand({ Bucket: name }));
+      // Swift answers ListBuckets (the start probe) before its container servers
+      // take writes; until then a PUT gets 503 SlowDown. Retried, bounded.
+      const deadline = Date.now() + BUCKET_READY_MS;
+      for (;;) {
+        try {
+          await client.send(new CreateBucketCommand({ Bucket: name }));
+          return;
+        } catch (err) {
+          // A PUT that was answered 503 may still have made it.
+          if ((err as Error).name === 'BucketAlreadyOwnedByYou') return;
+          const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+          if (status !== 503 || Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
     },
     async freeze() {
       process.kill(await proxyPid(), 'SIGSTOP');
