@@ -1,8 +1,10 @@
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConnectProxy, type ConnectProxy } from '../fixtures/connect-proxy.js';
+import { startPlainHttpsServer, type PlainHttpsServer } from '../fixtures/plain-https-server.js';
 import { pythonhostedPath } from '../fixtures/simple-pages.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { proxyClient } from '../helpers/proxy-client.js';
@@ -58,11 +60,17 @@ function freePort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  world = await createWorld('upproxy', [
-    { name: 'app', version: '1.0', requires: ['liba'] },
-    { name: 'liba', version: '1.0' },
-    { name: 'other', version: '2.0' },
-  ]);
+  world = await createWorld(
+    'upproxy',
+    [
+      { name: 'app', version: '1.0', requires: ['liba'] },
+      { name: 'liba', version: '1.0' },
+      { name: 'other', version: '2.0' },
+      // Served only by other.test, a host the daemon does not intercept.
+      { name: 'Tunnelled_Lib', version: '3.0.post1' },
+    ],
+    { serve: (f) => f.project !== 'tunnelled-lib' },
+  );
   // The proxy resolves the index hosts to the fake PyPI; the daemons do not, so only the proxy can reach it.
   proxy = await startConnectProxy({ auth: { username: USER, password: PASSWORD }, resolve: world.pypi.resolve });
   venv = await world.venv();
@@ -164,5 +172,104 @@ describe('upstream through an outbound proxy', () => {
     ]);
     // Each upstream request was made once: none came back in through the daemon's own listener.
     expect(logs.filter((l) => l.msg === 'request' && l.path === '/simple/app/')).toHaveLength(1);
+  });
+});
+
+/** A raw CONNECT through the daemon: the status line and whatever the daemon said before closing. */
+function rawConnect(d: TestDaemon, authority: string): Promise<{ status: number; text: string }> {
+  const { hostname, port } = new URL(d.address);
+  return new Promise((resolve, reject) => {
+    const s = net.connect(Number(port), hostname, () => s.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`));
+    let text = '';
+    s.setTimeout(30_000, () => s.destroy(new Error('no answer to CONNECT in 30 s')));
+    s.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      // A 200 leaves the tunnel open: the status line is all there is to read.
+      if (text.startsWith('HTTP/1.1 200')) s.destroy();
+    });
+    s.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text }));
+    s.on('error', reject);
+  });
+}
+
+describe('tunnels and forwards to hosts the daemon does not intercept', () => {
+  let other: PlainHttpsServer;
+  let plain: http.Server;
+  let plainPort = 0;
+  let outer: ConnectProxy;
+
+  beforeAll(async () => {
+    other = await startPlainHttpsServer(world.ca, 'other.test', world.files.filter((f) => f.project === 'tunnelled-lib'));
+    plain = http.createServer((req, res) => res.end(`plain says hello to ${req.url}`));
+    await new Promise<void>((ok) => plain.listen(0, '127.0.0.1', ok));
+    plainPort = (plain.address() as net.AddressInfo).port;
+    // Only this proxy knows where other.test and plain.test are: the daemon cannot resolve either name.
+    outer = await startConnectProxy({
+      auth: { username: USER, password: PASSWORD },
+      resolve: `other.test:443=127.0.0.1:${other.port},plain.test:${plainPort}=127.0.0.1:${plainPort}`,
+    });
+  });
+
+  afterAll(async () => {
+    await outer?.close();
+    await other?.close();
+    await new Promise((ok) => (plain ? plain.close(ok) : ok(undefined)));
+  });
+
+  it('pip through a blind tunnel: the tunnel goes through the outbound proxy, which resolves the name', async () => {
+    const d = await daemonWith({ upstreamProxy: `http://${USER}:${PASSWORD}@127.0.0.1:${outer.port}` });
+    const before = other.requests;
+    const r = await pipFetch(d, 'tunnelled-lib', ['--index-url', 'https://other.test/simple/']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(outer.tunnels.get('other.test:443') ?? 0).toBeGreaterThanOrEqual(1);
+    expect(other.requests).toBeGreaterThan(before);
+    const logs = await d.logs();
+    expect(logs.some((l) => l.method === 'CONNECT' && l.host === 'other.test' && l.cache === 'tunnel')).toBe(true);
+    // A tunnel is relayed, never cached.
+    const ls = await d.cli(['ls', 'tunnelled-lib', '--json']);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect((JSON.parse(ls.stdout) as { files?: unknown[] }).files ?? []).toEqual([]);
+  });
+
+  it('an outbound proxy refusing the credentials: the CONNECT is answered with the coded reason, and no password', async () => {
+    const d = await daemonWith({ upstreamProxy: `http://${USER}:wrong-password@127.0.0.1:${outer.port}` });
+    const refusedBefore = outer.refused;
+    const r = await rawConnect(d, 'other.test:443');
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.text).toContain('refused the credentials (407)');
+    expect(r.text).not.toContain('wrong-password');
+    expect(outer.refused).toBe(refusedBefore + 1);
+    const logs = await d.logs();
+    expect(logs.some((l) => l.msg === 'tunnel failed' && l.code === 'E_UPSTREAM_PROXY_AUTH')).toBe(true);
+  });
+
+  it('a host in noProxy is tunnelled directly', async () => {
+    const d = await daemonWith(
+      { upstreamProxy: `http://${USER}:${PASSWORD}@127.0.0.1:${outer.port}`, noProxy: ['other.test'] },
+      { resolve: other.resolve },
+    );
+    const tunnelsBefore = outer.tunnels.get('other.test:443') ?? 0;
+    const r = await rawConnect(d, 'other.test:443');
+    expect(r.status).toBe(200);
+    expect(outer.tunnels.get('other.test:443') ?? 0).toBe(tunnelsBefore);
+  });
+
+  it('a plain-http request for another host is forwarded through the outbound proxy in absolute form', async () => {
+    const d = await daemonWith({ upstreamProxy: `http://${USER}:${PASSWORD}@127.0.0.1:${outer.port}` });
+    const { hostname, port } = new URL(d.address);
+    const authority = `plain.test:${plainPort}`;
+    const body = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request({ host: hostname, port: Number(port), path: `http://${authority}/greeting?x=1`, headers: { host: authority }, timeout: 30_000 }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('timeout', () => req.destroy(new Error('no answer in 30 s')));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(body).toEqual({ status: 200, text: 'plain says hello to /greeting?x=1' });
+    expect(outer.forwarded.get(authority)).toBe(1);
   });
 });

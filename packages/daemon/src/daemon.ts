@@ -236,6 +236,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       local: (req, res) => {
         if (!monitoring.handle(req, res)) router.handleLocal(req, res);
       },
+      upstreamProxy: (scheme, host, port) => upstream?.proxyFor(new URL(`${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}/`)) ?? null,
       log: logger.child({ mod: 'proxy' }),
     });
     const listening = await listen(proxy.server, config.host, config.port);

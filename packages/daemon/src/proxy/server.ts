@@ -4,9 +4,10 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
-import { PipcacheError, type Limits } from '@pipcache/shared';
+import { isPipcacheError, PipcacheError, type Limits } from '@pipcache/shared';
 import type { LeafCache } from '../tls/leaf-cache.js';
 import type { UpstreamGate } from '../upstream/gate.js';
+import { openTunnel, proxyAuthorization } from '../upstream/proxied-agent.js';
 import type { ClientAccess } from './access.js';
 import { errorAnswer, sendError, type ErrorAnswer, type ErrorAnswerOptions } from './answer-error.js';
 import type { Router } from './router.js';
@@ -21,8 +22,13 @@ export interface ProxyServerDeps {
   limits: () => Limits;
   /** Origin-form requests (`GET /simple/...`): the daemon's own index. */
   local: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The outbound proxy for a tunnel (https) or a forward (http) to host:port; null: direct (none, or noProxy). */
+  upstreamProxy: (scheme: 'https' | 'http', host: string, port: number) => URL | null;
   log: Logger;
 }
+
+/** How long opening a blind tunnel (or the proxy's answer to its CONNECT) may take. */
+const TUNNEL_CONNECT_MS = 30_000;
 
 const MAX_HEADER_BYTES = 16 * 1024;
 const CONNECT_TARGET = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
@@ -158,11 +164,20 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       deps.router.handle(req, res, secure);
       return;
     }
-    deps.gate.checkConnect('forward', url.hostname.replace(/^\[|\]$/g, ''), Number(url.port) || 80).then(
+    const forwardHost = url.hostname.replace(/^\[|\]$/g, '');
+    const forwardPort = Number(url.port) || 80;
+    const via = deps.upstreamProxy('http', forwardHost, forwardPort);
+    deps.gate.checkConnect('forward', forwardHost, forwardPort, via !== null).then(
       (dest) => {
         delete req.headers['proxy-authorization'];
+        if (via) {
+          // Absolute form to the outbound proxy, with its own credentials.
+          req.url = `http://${authority(dest)}${url.pathname}${url.search}`;
+          forwarder.web(req, res, { target: via.origin, toProxy: true, prependPath: false, headers: proxyAuthorization(via) });
+          return;
+        }
         req.url = url.pathname + url.search;
-        forwarder.web(req, res, { target: `http://${dest.host.includes(':') ? `[${dest.host}]` : dest.host}:${dest.port}` });
+        forwarder.web(req, res, { target: `http://${authority(dest)}` });
       },
       (err: unknown) => respondRefusal(res, err, { method: req.method, host: url.host }, { kind: 'forward' }),
     );
@@ -222,8 +237,9 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       intercept(sock, host, head);
       return;
     }
-    deps.gate.checkConnect('tunnel', host, port).then(
-      (dest) => tunnel(sock, host, dest, head),
+    const via = deps.upstreamProxy('https', host, port);
+    deps.gate.checkConnect('tunnel', host, port, via !== null).then(
+      (dest) => tunnel(sock, host, via ? openTunnel(via, authority(dest), TUNNEL_CONNECT_MS) : connectDirect(dest), head),
       (err: unknown) => refuseWith(sock, err, { method: 'CONNECT', host, port }, { kind: 'tunnel' }),
     );
   });
@@ -250,31 +266,41 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
     );
   }
 
-  function tunnel(sock: Socket, host: string, dest: { host: string; port: number }, head: Buffer): void {
+  /** Relays a blind tunnel once `opening` gave the upstream socket (direct, or through the outbound proxy). */
+  function tunnel(sock: Socket, host: string, opening: Promise<Socket>, head: Buffer): void {
     const started = performance.now();
-    const upstream = net.connect({ host: dest.host, port: dest.port });
     let bytes = 0;
-    let connected = false;
-    upstream.setTimeout(30_000, () => upstream.destroy(new Error('connect timeout')));
-    upstream.once('connect', () => {
-      connected = true;
-      upstream.setTimeout(deps.limits().idleMs, () => upstream.destroy());
-      sock.write('HTTP/1.1 200 Connection established\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      upstream.on('data', (d: Buffer) => (bytes += d.length));
-      sock.pipe(upstream);
-      upstream.pipe(sock);
-    });
-    upstream.on('error', (err) => {
-      log.warn({ host, err: err.message }, 'tunnel failed');
-      if (!connected) refuse(sock, errorAnswer(new PipcacheError('E_UPSTREAM', `cannot reach ${host}: ${err.message}`, { cause: err })));
-      else sock.destroy();
-    });
-    sock.on('close', () => upstream.destroy());
-    upstream.on('close', () => {
-      sock.destroy();
-      log.info({ method: 'CONNECT', host, cache: 'tunnel', bytes, ms: Math.round(performance.now() - started) }, 'request');
-    });
+    const logged = (): void => log.info({ method: 'CONNECT', host, cache: 'tunnel', bytes, ms: Math.round(performance.now() - started) }, 'request');
+    opening.then(
+      (upstream) => {
+        if (sock.destroyed) {
+          upstream.destroy();
+          logged();
+          return;
+        }
+        upstream.setTimeout(deps.limits().idleMs, () => upstream.destroy());
+        sock.write('HTTP/1.1 200 Connection established\r\n\r\n');
+        if (head.length > 0) upstream.write(head);
+        upstream.on('data', (d: Buffer) => (bytes += d.length));
+        upstream.on('error', (err) => {
+          log.warn({ host, err: err.message }, 'tunnel failed');
+          sock.destroy();
+        });
+        sock.on('close', () => upstream.destroy());
+        upstream.on('close', () => {
+          sock.destroy();
+          logged();
+        });
+        sock.pipe(upstream);
+        upstream.pipe(sock);
+      },
+      (err: unknown) => {
+        log.warn({ host, code: isPipcacheError(err) ? err.code : undefined, err: (err as Error).message }, 'tunnel failed');
+        const coded = isPipcacheError(err) ? err : new PipcacheError('E_UPSTREAM', `cannot reach ${host}: ${(err as Error).message}`, { cause: err });
+        refuse(sock, errorAnswer(coded));
+        logged();
+      },
+    );
   }
 
   server.on('close', () => {
@@ -289,6 +315,25 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
       for (const s of tunnels) s.destroy();
     },
   };
+}
+
+/** host:port, an IPv6 address in brackets. */
+function authority(dest: { host: string; port: number }): string {
+  return `${dest.host.includes(':') ? `[${dest.host}]` : dest.host}:${dest.port}`;
+}
+
+/** A TCP connection to `dest`, once connected (bounded). */
+function connectDirect(dest: { host: string; port: number }): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: dest.host, port: dest.port });
+    socket.setTimeout(TUNNEL_CONNECT_MS, () => socket.destroy(new Error('connect timeout')));
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      socket.setTimeout(0);
+      resolve(socket);
+    });
+  });
 }
 
 /** A DNS name or IPv4 literal: at most 253 characters, labels of 1 to 63. */

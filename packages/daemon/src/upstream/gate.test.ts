@@ -71,3 +71,24 @@ describe('the gate in its three modes', () => {
     expect([refusalStatus('page', miss), refusalStatus('file', miss), refusalStatus('tunnel', miss)]).toEqual([404, 503, 403]);
   });
 });
+
+describe('tunnels and forwards beyond loopback clients', () => {
+  const open = new UpstreamGate({
+    config: () => ({ ...DEFAULT_CONFIG, allow: ['10.0.0.0/8'] }),
+    offline: () => false,
+    teamOnly: () => false,
+    hasTeamStore: () => false,
+  });
+
+  it('through an outbound proxy, a name goes on unresolved (the proxy resolves it); an internal address literal is still refused', async () => {
+    await expect(open.checkConnect('tunnel', 'only-the-proxy-knows.invalid', 443, true)).resolves.toEqual({ host: 'only-the-proxy-knows.invalid', port: 443 });
+    await expect(open.checkConnect('forward', 'only-the-proxy-knows.invalid', 8080, true)).resolves.toEqual({ host: 'only-the-proxy-knows.invalid', port: 8080 });
+    await expect(open.checkConnect('tunnel', '127.0.0.1', 443, true)).rejects.toMatchObject({ code: 'E_FORBIDDEN' });
+    await expect(open.checkConnect('tunnel', '10.1.2.3', 443, true)).rejects.toMatchObject({ code: 'E_FORBIDDEN' });
+  });
+
+  it('directly, a name is resolved and checked: one that does not resolve is refused', async () => {
+    await expect(open.checkConnect('tunnel', 'only-the-proxy-knows.invalid', 443)).rejects.toMatchObject({ code: 'E_UPSTREAM' });
+    await expect(open.checkConnect('tunnel', 'localhost', 443)).rejects.toMatchObject({ code: 'E_FORBIDDEN' });
+  });
+});

@@ -177,9 +177,12 @@ export class UpstreamGate {
 
   /**
    * Throws unless a tunnel or forward to host:port may go out; returns where
-   * to connect (the `resolve` override, or the checked address).
+   * to connect (the `resolve` override, or the checked address). `viaProxy`:
+   * it goes through the outbound proxy, which resolves names itself (a
+   * network whose own DNS knows only internal names); a name is then passed
+   * on as it is, and only an address literal is checked here.
    */
-  async checkConnect(kind: 'tunnel' | 'forward', host: string, port: number): Promise<{ host: string; port: number }> {
+  async checkConnect(kind: 'tunnel' | 'forward', host: string, port: number, viaProxy = false): Promise<{ host: string; port: number }> {
     if (this.deps.offline()) throw new PipcacheError('E_OFFLINE_MISS', `offline: no ${kind} to ${host}:${port}`);
     if (this.teamOnly()) throw new PipcacheError('E_TEAM_MISS', `team-only: no ${kind} to ${host}:${port}`);
     if (kind === 'tunnel' && port !== 443) throw new PipcacheError('E_FORBIDDEN', `tunnel to ${host}:${port} refused: only port 443 is tunnelled`);
@@ -187,6 +190,7 @@ export class UpstreamGate {
     const name = host.toLowerCase();
     if (cfg.resolve[`${name}:${port}`]) return resolveTarget(cfg.resolve, name, port);
     if (allowsOnlyLoopback(cfg.allow) || this.indexHosts().has(name) || this.explicitlyAllowed(name)) return { host, port };
+    if (viaProxy && isIP(name) === 0) return { host, port };
     const addresses = isIP(name) ? [name] : await resolveAll(name);
     const internal = addresses.find((a) => isInternalAddress(a) && !this.explicitlyAllowed(a));
     if (internal !== undefined) {

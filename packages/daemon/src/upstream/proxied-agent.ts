@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
-import { buildConnector, Pool, ProxyAgent } from 'undici';
+import { isIP, type Socket } from 'node:net';
+import { buildConnector, Client, Pool, ProxyAgent } from 'undici';
 import { PipcacheError, redactUrl, type UpstreamTimeouts } from '@pipcache/shared';
 import { resolveTarget } from './target.js';
 
@@ -88,4 +88,34 @@ export function proxiedAgent(o: ProxiedAgentOptions): ProxyAgent {
       });
     },
   });
+}
+
+/** `Proxy-Authorization` for the credentials in a proxy URL (as undici's ProxyAgent sends them), or none. */
+export function proxyAuthorization(proxy: URL): Record<string, string> {
+  if (proxy.username === '' && proxy.password === '') return {};
+  const pair = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  return { 'proxy-authorization': `Basic ${Buffer.from(pair).toString('base64')}` };
+}
+
+/**
+ * A raw tunnel to `authority` (host:port) through the outbound proxy: the
+ * socket once the proxy answered 200 to CONNECT, for a client's blind tunnel
+ * to a host the daemon does not intercept. Failures are coded as for the
+ * daemon's own requests (407, another status, unreachable, timeout).
+ */
+export async function openTunnel(proxy: URL, authority: string, timeoutMs: number): Promise<Socket> {
+  const client = new Client(proxy.origin, { connect: { timeout: timeoutMs }, headersTimeout: timeoutMs });
+  try {
+    const { statusCode, socket } = await client.connect({ path: authority, headers: { host: authority, ...proxyAuthorization(proxy) } });
+    if (statusCode !== 200) {
+      socket.destroy();
+      throw proxyError(new Error(`Proxy response (${statusCode}) !== 200 when tunnelling`), proxy, authority);
+    }
+    return socket as Socket;
+  } catch (err) {
+    throw proxyError(err, proxy, authority);
+  } finally {
+    // The tunnel's socket is the caller's now; the client only closes its own.
+    void client.close().catch(() => undefined);
+  }
 }
