@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, type RunResult } from './proc.js';
+import { waitFor } from './wait.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 export const CLI = join(ROOT, 'packages/cli/dist/main.js');
@@ -28,6 +29,12 @@ export interface TestDaemon {
   /** Runs the CLI against this daemon; `opts` adds a working directory or variables. */
   cli(args: string[], timeoutMs?: number, opts?: { cwd?: string; env?: Record<string, string> }): Promise<RunResult>;
   logs(): Promise<LogLine[]>;
+  /**
+   * Whether a log line matching `match` appears within `timeoutMs`: lines are
+   * written asynchronously, and a request's line only once its connection
+   * closed, so a client may be done before its line is there.
+   */
+  logged(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<boolean>;
   stop(): Promise<void>;
   /** The daemon's pid, from `daemon.json` in its home. */
   pid(): Promise<number>;
@@ -42,6 +49,7 @@ export interface TestDaemon {
 }
 
 const KILL_WAIT_MS = 10_000;
+const LOG_WAIT_MS = 5_000;
 
 /** False once the process is gone or a zombie (its reaper may be slow to collect it). */
 async function alive(pid: number): Promise<boolean> {
@@ -88,18 +96,24 @@ export async function startDaemon(opts: StartOptions): Promise<TestDaemon> {
     if (typeof info.pid !== 'number') throw new Error(`no pid in ${join(home, 'daemon.json')}`);
     return info.pid;
   };
+  const logs = async (): Promise<LogLine[]> => {
+    const text = await readFile(join(home, 'logs', 'daemon.log'), 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as LogLine);
+  };
   return {
     home,
     pipEnv,
     address: pipEnv.HTTPS_PROXY ?? '',
     cli,
-    logs: async () => {
-      const text = await readFile(join(home, 'logs', 'daemon.log'), 'utf8').catch(() => '');
-      return text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as LogLine);
-    },
+    logs,
+    logged: (match, timeoutMs = LOG_WAIT_MS) =>
+      waitFor('a log line', async () => (await logs()).some(match), timeoutMs, 50).then(
+        () => true,
+        () => false,
+      ),
     stop: async () => {
       await cli(['stop']);
     },
