@@ -87,8 +87,9 @@ describe('tunnels and forwards beyond loopback clients', () => {
     await expect(open.checkConnect('tunnel', '10.1.2.3', 443, true)).rejects.toMatchObject({ code: 'E_FORBIDDEN' });
   });
 
-  it('directly, a name is resolved and checked: one that does not resolve is refused', async () => {
-    await expect(open.checkConnect('tunnel', 'only-the-proxy-knows.invalid', 443)).rejects.toMatchObject({ code: 'E_UPSTREAM' });
+  it('a loopback name is refused directly (it resolves to loopback) and through a proxy (whose own loopback it would reach)', async () => {
     await expect(open.checkConnect('tunnel', 'localhost', 443)).rejects.toMatchObject({ code: 'E_FORBIDDEN' });
+    await expect(open.checkConnect('tunnel', 'localhost', 443, true)).rejects.toMatchObject({ code: 'E_FORBIDDEN' });
+    await expect(open.checkConnect('forward', 'admin.localhost', 80, true)).rejects.toMatchObject({ code: 'E_FORBIDDEN' });
   });
 });

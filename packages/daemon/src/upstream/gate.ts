@@ -5,6 +5,7 @@ import {
   configuredIndexes,
   indexUnder,
   interceptedHosts,
+  isLoopbackHost,
   parseNetwork,
   PipcacheError,
   type Config,
@@ -180,7 +181,7 @@ export class UpstreamGate {
    * to connect (the `resolve` override, or the checked address). `viaProxy`:
    * it goes through the outbound proxy, which resolves names itself (a
    * network whose own DNS knows only internal names); a name is then passed
-   * on as it is, and only an address literal is checked here.
+   * on as it is, and only an address literal or a loopback name is checked here.
    */
   async checkConnect(kind: 'tunnel' | 'forward', host: string, port: number, viaProxy = false): Promise<{ host: string; port: number }> {
     if (this.deps.offline()) throw new PipcacheError('E_OFFLINE_MISS', `offline: no ${kind} to ${host}:${port}`);
@@ -190,7 +191,13 @@ export class UpstreamGate {
     const name = host.toLowerCase();
     if (cfg.resolve[`${name}:${port}`]) return resolveTarget(cfg.resolve, name, port);
     if (allowsOnlyLoopback(cfg.allow) || this.indexHosts().has(name) || this.explicitlyAllowed(name)) return { host, port };
-    if (viaProxy && isIP(name) === 0) return { host, port };
+    if (viaProxy && isIP(name) === 0) {
+      // The proxy's own loopback is as internal as ours.
+      if (isLoopbackHost(name) || name.endsWith('.localhost')) {
+        throw new PipcacheError('E_FORBIDDEN', `${kind} to ${host}:${port} refused: a loopback name (add it to upstreamAllow to permit it)`);
+      }
+      return { host, port };
+    }
     const addresses = isIP(name) ? [name] : await resolveAll(name);
     const internal = addresses.find((a) => isInternalAddress(a) && !this.explicitlyAllowed(a));
     if (internal !== undefined) {
