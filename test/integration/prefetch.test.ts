@@ -7,6 +7,7 @@ import type { BuiltFile } from '../fixtures/packages.js';
 import { pythonhostedPath } from '../fixtures/simple-pages.js';
 import type { TestDaemon } from '../helpers/daemon.js';
 import { proxyClient } from '../helpers/proxy-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 /**
@@ -52,13 +53,7 @@ const wheel = (project: string): BuiltFile => {
 };
 
 /** Polls `check` until it holds, for at most WAIT_MS. */
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = (what: string, check: () => boolean | Promise<boolean>): Promise<void> => waitFor(what, check, WAIT_MS, 50);
 
 /** Waits long enough for a prefetch that would start to have reached upstream: the daemon has no download running. */
 async function settledWithoutDownloads(): Promise<void> {
